@@ -1,0 +1,24 @@
+"""Discrepancies between two sample sets: x (real, P) and y (generated, Q).
+
+Integral probability metrics (MMD, energy distance, Wasserstein, Sinkhorn),
+Gaussian closed forms, and f-divergences with their estimators. Each public
+function takes `x` of shape [n, d] and `y` of shape [m, d] with n and m free to
+differ, and returns a scalar tensor in the input dtype unless it says otherwise.
+"""
+
+from discrepancy.divergences._result import Estimate
+from discrepancy.divergences._kernels import make_kernel, median_bandwidth
+from discrepancy.divergences._mmd import mmd2, mmd_test, MMDTestResult
+from discrepancy.divergences._energy import energy_distance
+from discrepancy.divergences._estimate import estimate
+
+__all__ = [
+    "Estimate",
+    "estimate",
+    "make_kernel",
+    "median_bandwidth",
+    "mmd2",
+    "mmd_test",
+    "MMDTestResult",
+    "energy_distance",
+]

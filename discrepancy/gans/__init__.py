@@ -1,0 +1,3 @@
+"""GANs trained by minimising a discrepancy chosen from `discrepancy.divergences`."""
+
+__all__: list[str] = []
