@@ -1,3 +1,13 @@
 """Synthetic and bundled datasets with known modes, for training and evaluating GANs."""
 
-__all__: list[str] = []
+from discrepancy.datasets._mixtures import MixtureSample, grid, high_dim_ring, ring
+from discrepancy.datasets._stacked_digits import StackedDigitsSample, stacked_digits
+
+__all__: list[str] = [
+    "MixtureSample",
+    "StackedDigitsSample",
+    "grid",
+    "high_dim_ring",
+    "ring",
+    "stacked_digits",
+]
