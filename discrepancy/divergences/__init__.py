@@ -11,6 +11,7 @@ from discrepancy.divergences._kernels import make_kernel, median_bandwidth
 from discrepancy.divergences._mmd import mmd2, mmd_test, MMDTestResult
 from discrepancy.divergences._energy import energy_distance
 from discrepancy.divergences._estimate import estimate
+from discrepancy.divergences._knn import knn_kl
 
 __all__ = [
     "Estimate",
@@ -21,4 +22,5 @@ __all__ = [
     "mmd_test",
     "MMDTestResult",
     "energy_distance",
+    "knn_kl",
 ]
