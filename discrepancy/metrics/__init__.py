@@ -1,3 +1,13 @@
 """Sample-quality metrics for generated data: x or `real` is real, y or `fake` generated."""
 
-__all__: list[str] = []
+from discrepancy.metrics._prdc import DensityCoverage, PrecisionRecall, density_coverage, precision_recall
+from discrepancy.metrics._mode_coverage import ModeCoverage, mode_coverage
+
+__all__: list[str] = [
+    "precision_recall",
+    "PrecisionRecall",
+    "density_coverage",
+    "DensityCoverage",
+    "mode_coverage",
+    "ModeCoverage",
+]
