@@ -1,0 +1,522 @@
+"""`GAN`: a Keras model that trains a generator by minimising a chosen discrepancy.
+
+One training step draws noise, runs `critic_steps` critic updates (each on the
+same real batch with fresh noise) and one generator update. The critic's and
+generator's losses come from the objective (see `_objectives`), so the step
+itself contains no loss formula.
+
+Randomness: every draw of a step (noise, interpolation weights) comes from
+stateless random ops seeded by the model's seed state [seed, step], a
+variable that is saved in checkpoints. Training is therefore a function of
+the seed, the data order and the step count, and a resumed run continues
+exactly. Under a distribution strategy each replica draws the noise of the
+whole global batch and keeps its own slice, so a step on R replicas equals
+the single-device step on the same global batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from discrepancy import _validation
+from discrepancy.gans import _networks, _objectives, _packing, _penalties
+
+__all__ = ["GAN"]
+
+logger = logging.getLogger("discrepancy.gans")
+
+# Indices folded into the step seed, one per kind of draw, so draws never share a seed.
+_NOISE, _PENALTY, _EXTRA = 0, 1, 2
+
+
+def _replica_info() -> tuple[int, Any]:
+    """Returns (number of replicas in sync, this replica's index) in the current context."""
+    context = tf.distribute.get_replica_context()
+    if context is None:
+        return 1, 0
+    return context.num_replicas_in_sync, context.replica_id_in_sync_group
+
+
+def draw_replica_slice(draw, local_shape: Sequence[Any], seed: tf.Tensor) -> tf.Tensor:
+    """Draws the global batch with `draw(shape, seed)` and returns this replica's rows.
+
+    With one replica this is `draw(local_shape, seed)`. With R replicas the
+    global batch has R * local rows and replica r keeps rows
+    [r * local, (r + 1) * local), the rows a distributed dataset hands it.
+    """
+    replicas, replica_id = _replica_info()
+    if replicas == 1:
+        return draw(local_shape, seed)
+    local = local_shape[0]
+    full = draw([local * replicas] + list(local_shape[1:]), seed)
+    return tf.gather(full, replica_id * local + tf.range(local))
+
+
+def _fold(seed: tf.Tensor, *values: int) -> tf.Tensor:
+    """Derives a new stateless seed [2] from `seed` and integer tags."""
+    for value in values:
+        seed = tf.random.experimental.stateless_fold_in(seed, value)
+    return seed
+
+
+class GAN(keras.Model):
+    """A generator trained by minimising a discrepancy, with a critic where the discrepancy needs one.
+
+    `divergence` chooses the game (see `resolve_objective` for names):
+
+      * any f-divergence name or `FDivergence` object: the f-GAN game, with the
+        critic activation and conjugate taken from the catalogue object and
+        the non-saturating generator loss (`FGANObjective(...,
+        non_saturating=False)` for the saturating one). "gan" gives the
+        original GAN objective;
+      * "wasserstein" (gradient penalty), "wasserstein-gp-one-sided",
+        "wasserstein-sn" (spectral normalisation), or a `WassersteinObjective`;
+      * "mmd" on raw samples (generative moment matching), "mmd-gan" on
+        critic features, "energy", "sinkhorn", or their objective objects.
+
+    Args:
+      generator: maps noise [b, latent_dim] to samples [b, ...]. None builds
+        the default network for `sample_shape`.
+      critic: maps samples [b, ...] (or packed samples) to outputs [b, 1]
+        (features [b, k] for feature-based discrepancies). It must treat the
+        samples of a batch independently (no batch normalisation). None
+        builds the default network.
+      divergence: the discrepancy, see above.
+      latent_dim: noise dimension; read from the generator's input shape
+        when it has one.
+      sample_shape: shape of one sample, needed only when a network is None.
+      critic_steps: critic updates per generator update.
+      pack: m of PacGAN (Lin et al. 2018): the critic judges m samples
+        concatenated along the last axis, and is rebuilt for that input
+        from the user's critic.
+      noise: "normal" (N(0, I)) or "uniform" (U(-1, 1)) noise.
+      seed: initial seed of the model's seed state; None draws one.
+      name: model name.
+
+    Training is `compile(g_optimizer=..., d_optimizer=...)` then
+    `fit(x_or_dataset, epochs=..., callbacks=...)`. Under the
+    "mixed_float16" dtype policy both optimizers are wrapped in
+    `keras.optimizers.LossScaleOptimizer`, every loss is scaled before its
+    gradient (including the inner gradient of the gradient penalty), and the
+    losses and penalty are computed in float32.
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model | None = None,
+        critic: keras.Model | None = None,
+        *,
+        divergence: Any = "gan",
+        latent_dim: int | None = None,
+        sample_shape: Sequence[int] | None = None,
+        critic_steps: int = 1,
+        pack: int = 1,
+        noise: str = "normal",
+        seed: int | None = None,
+        name: str = "gan",
+        **kwargs,
+    ):
+        super().__init__(name=name, **kwargs)
+        self.objective = _objectives.resolve_objective(divergence)
+        self.critic_steps = _validation.as_int(critic_steps, "critic_steps", minimum=1)
+        self.pack = _validation.as_int(pack, "pack", minimum=1)
+        self.noise = _validation.check_option(noise, "noise", ("normal", "uniform"))
+        if latent_dim is not None:
+            latent_dim = _validation.as_int(latent_dim, "latent_dim", minimum=1)
+
+        generator, critic, latent_dim, sample_shape = self._resolve_networks(
+            generator, critic, latent_dim, sample_shape
+        )
+        self.latent_dim = latent_dim
+        self.sample_shape = sample_shape
+        self.generator = generator
+
+        if self.objective.lipschitz_critic == "spectral":
+            critic = _penalties.spectrally_normalized(critic)
+        self.critic = _packing.packed_critic(critic, self.pack, sample_shape) if critic is not None else None
+
+        if seed is None:
+            seed = int(np.random.randint(0, 2**31 - 1))
+        self.initial_seed = _validation.as_int(seed, "seed", minimum=0)
+        self.seed_state = self.add_weight(
+            shape=(2,),
+            dtype="int64",
+            initializer=keras.initializers.Constant([self.initial_seed, 0]),
+            trainable=False,
+            aggregation="only_first_replica",
+            name="seed_state",
+        )
+
+        self.g_optimizer = None
+        self.d_optimizer = None
+        self._trackers: dict[str, keras.metrics.Mean] = {}
+
+    # Construction.
+
+    def _resolve_networks(self, generator, critic, latent_dim, sample_shape):
+        """Fills in default networks and reads latent_dim and sample_shape where it can."""
+        if sample_shape is not None:
+            sample_shape = tuple(_validation.as_int(s, "sample_shape", minimum=1) for s in sample_shape)
+
+        if generator is None or (critic is None and self.objective.trains_critic):
+            if sample_shape is None:
+                raise ValueError(
+                    "`sample_shape` is required when `generator` or `critic` is None, so "
+                    "the default networks know the data shape; pass, for example, "
+                    "sample_shape=(2,) for 2-D points or (8, 8, 3) for stacked digits."
+                )
+            outputs = 16 if self.objective.needs_real_in_generator_loss else 1
+            default_generator, default_critic, default_latent = _networks.default_networks(
+                sample_shape, latent_dim=latent_dim, critic_outputs=outputs
+            )
+            if generator is None:
+                generator, latent_dim = default_generator, default_latent
+            if critic is None:
+                critic = default_critic
+
+        if latent_dim is None:
+            shape = _input_shape(generator)
+            if shape is None:
+                raise ValueError(
+                    f"`latent_dim` is required: generator {generator.name!r} has no known "
+                    "input shape. Pass latent_dim=... or give the generator a keras.Input."
+                )
+            latent_dim = int(shape[-1])
+
+        if sample_shape is None:
+            sample_shape = tuple(int(s) for s in generator.compute_output_shape((1, latent_dim))[1:])
+        if not self.objective.trains_critic:
+            critic = None
+        return generator, critic, latent_dim, sample_shape
+
+    def compile(
+        self,
+        g_optimizer: keras.optimizers.Optimizer | None = None,
+        d_optimizer: keras.optimizers.Optimizer | None = None,
+        *,
+        jit_compile: bool | str = "auto",
+        **kwargs,
+    ):
+        """Sets the generator's and critic's optimizers and compiles the train step.
+
+        Args:
+          g_optimizer: generator optimizer; Adam(1e-4, beta_1=0.5, beta_2=0.9) if None.
+          d_optimizer: critic optimizer; the same default if None.
+          jit_compile: XLA-compile the train step. "auto" compiles it unless a
+            distribution strategy with more than one replica is active (Keras
+            cannot XLA-compile a function that crosses replicas) or a layer
+            does not support XLA.
+          **kwargs: passed to keras.Model.compile (for example run_eagerly).
+        """
+        g_optimizer = g_optimizer or keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9)
+        d_optimizer = d_optimizer or keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9)
+        if self._uses_mixed_float16():
+            g_optimizer = _loss_scaled(g_optimizer)
+            d_optimizer = _loss_scaled(d_optimizer)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+
+        if jit_compile == "auto":
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            jit_compile = replicas == 1
+        super().compile(optimizer=g_optimizer, jit_compile=jit_compile, auto_scale_loss=False, **kwargs)
+
+        self._trackers = {}
+        names = ["generator_loss"]
+        if self.critic is not None:
+            names += ["critic_loss", *self._critic_diagnostic_names()]
+        for metric_name in names:
+            self._trackers[metric_name] = keras.metrics.Mean(name=metric_name)
+
+    def _critic_diagnostic_names(self) -> list[str]:
+        """Returns the names of the extra values the critic loss reports."""
+        if isinstance(self.objective, _objectives.FGANObjective):
+            return ["bound"]
+        names = ["estimate"]
+        if getattr(self.objective, "constraint", None) == "gradient" or getattr(
+            self.objective, "penalty_weight", 0.0
+        ) > 0 and getattr(self.objective, "on", None) == "features":
+            names.append("penalty")
+        return names
+
+    def _uses_mixed_float16(self) -> bool:
+        """Returns whether either network computes in float16 under a mixed policy."""
+        networks = [self.generator] + ([self.critic] if self.critic is not None else [])
+        policies = [keras.config.dtype_policy().name] + [
+            getattr(network.dtype_policy, "name", "") for network in networks
+        ]
+        return any(policy == "mixed_float16" for policy in policies)
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def build_networks(self) -> None:
+        """Builds both networks and both optimizers, so checkpoints can be restored into them."""
+        noise = tf.zeros([self.pack, self.latent_dim])
+        fake = tf.cast(self.generator(noise, training=False), tf.float32)
+        if self.critic is not None:
+            self.critic(_packing.pack_samples(fake, self.pack), training=False)
+        if self.g_optimizer is None:
+            raise RuntimeError("call compile() before build_networks() or fit().")
+        self.g_optimizer.build(self.generator.trainable_variables)
+        if self.critic is not None:
+            self.d_optimizer.build(self.critic.trainable_variables)
+
+    def call(self, noise, training=False):
+        """Maps noise [b, latent_dim] to generated samples."""
+        return self.generator(noise, training=training)
+
+    # Sampling.
+
+    def draw_noise(self, batch_size: Any, seed: tf.Tensor) -> tf.Tensor:
+        """Draws noise [batch_size, latent_dim] from the stateless `seed`, sliced per replica."""
+        if self.noise == "normal":
+            def draw(shape, draw_seed):
+                return tf.random.stateless_normal(shape, seed=draw_seed)
+        else:
+            def draw(shape, draw_seed):
+                return tf.random.stateless_uniform(shape, seed=draw_seed, minval=-1.0, maxval=1.0)
+        return draw_replica_slice(draw, [batch_size, self.latent_dim], seed)
+
+    def generate(self, num_samples: int, *, seed: int = 0, batch_size: int = 1024) -> np.ndarray:
+        """Returns `num_samples` generated samples as a float32 NumPy array.
+
+        The noise comes from `seed` alone, not from the training seed state,
+        so sampling never changes training.
+        """
+        num_samples = _validation.as_int(num_samples, "num_samples", minimum=1)
+        base = _validation.as_seed(seed)
+        chunks = []
+        for start in range(0, num_samples, batch_size):
+            size = min(batch_size, num_samples - start)
+            noise = self._noise_for_sampling(size, _fold(base, start))
+            chunks.append(np.asarray(self.generator(noise, training=False), dtype=np.float32))
+        return np.concatenate(chunks, axis=0)
+
+    def _noise_for_sampling(self, size: int, seed: tf.Tensor) -> tf.Tensor:
+        """Draws noise outside any replica context."""
+        if self.noise == "normal":
+            return tf.random.stateless_normal([size, self.latent_dim], seed=seed)
+        return tf.random.stateless_uniform([size, self.latent_dim], seed=seed, minval=-1.0, maxval=1.0)
+
+    # Training.
+
+    def _critic_input(self, samples: tf.Tensor) -> tf.Tensor:
+        """Casts samples to float32 and packs them for the critic."""
+        return _packing.pack_samples(tf.cast(samples, tf.float32), self.pack)
+
+    def _loss_scale(self, optimizer) -> tf.Tensor | None:
+        """Returns the current dynamic loss scale, or None without loss scaling."""
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            return tf.cast(optimizer.dynamic_scale, tf.float32)
+        return None
+
+    def _apply(self, optimizer, tape, loss, variables) -> None:
+        """Computes the gradient of the scaled loss and applies it."""
+        gradients = tape.gradient(loss, variables)
+        optimizer.apply(gradients, variables)
+
+    def critic_step(self, real: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Runs one critic update on a real batch; returns the objective's terms."""
+        replicas, _ = _replica_info()
+        noise = self.draw_noise(tf.shape(real)[0], _fold(seed, _NOISE))
+        fake = self.generator(noise, training=True)
+
+        with tf.GradientTape() as tape:
+            terms = self.objective.critic_loss(
+                self.critic, self._critic_input(real), self._critic_input(fake),
+                seed=_fold(seed, _PENALTY), loss_scale=self._loss_scale(self.d_optimizer),
+            )
+            scaled = self.d_optimizer.scale_loss(terms["loss"] / replicas)
+        self._apply(self.d_optimizer, tape, scaled, self.critic.trainable_variables)
+        return terms
+
+    def generator_step(self, real: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        """Runs one generator update; returns the generator loss."""
+        replicas, _ = _replica_info()
+        noise = self.draw_noise(tf.shape(real)[0], _fold(seed, _NOISE))
+
+        with tf.GradientTape() as tape:
+            fake = self.generator(noise, training=True)
+            loss = tf.cast(
+                self.objective.generator_loss(self.critic, self._critic_input(real), self._critic_input(fake)),
+                tf.float32,
+            )
+            scaled = self.g_optimizer.scale_loss(loss / replicas)
+        self._apply(self.g_optimizer, tape, scaled, self.generator.trainable_variables)
+        return loss
+
+    def train_step(self, data):
+        real = data[0] if isinstance(data, (tuple, list)) else data
+        step_seed = tf.identity(self.seed_state.value)
+
+        if self.critic is not None:
+            for index in range(self.critic_steps):
+                terms = self.critic_step(real, _fold(step_seed, index))
+            self._trackers["critic_loss"].update_state(terms["loss"])
+            for key in self._critic_diagnostic_names():
+                self._trackers[key].update_state(terms[key])
+
+        generator_loss = self.generator_step(real, _fold(step_seed, self.critic_steps))
+        self._trackers["generator_loss"].update_state(generator_loss)
+
+        self.seed_state.assign_add(tf.constant([0, 1], dtype=tf.int64))
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    @property
+    def step(self) -> int:
+        """Number of generator updates so far, as stored in the seed state."""
+        return int(self.seed_state.numpy()[1])
+
+    def fit(
+        self,
+        x: Any = None,
+        *,
+        batch_size: int = 64,
+        epochs: int = 1,
+        steps_per_epoch: int | None = None,
+        callbacks: Sequence[keras.callbacks.Callback] | None = None,
+        verbose: Any = "auto",
+        **kwargs,
+    ):
+        """Trains on an array of real samples or a `tf.data.Dataset` of batches.
+
+        Arrays: each epoch is a fresh permutation of the rows, chosen by
+        the model's seed and the epoch number; batches that would be short
+        are dropped. The data order is thus a function of the step count, so
+        `fit` on a model restored at step s continues exactly where the
+        original run was, and `epochs` counts from step 0 (a model at step s
+        runs the remaining steps up to `epochs * steps_per_epoch`).
+
+        Datasets: passed to keras.Model.fit as they are; exact resumption then
+        depends on the dataset's own order.
+
+        Args:
+          x: real samples [n, ...] or a dataset yielding batches (or
+            (batch, label) pairs).
+          batch_size: samples per step, for arrays.
+          epochs: number of epochs, counted from step 0 for arrays.
+          steps_per_epoch: generator updates per epoch; for arrays the default
+            is n // batch_size.
+          callbacks: Keras callbacks, for example those of `discrepancy.gans`.
+          verbose: as for keras.Model.fit.
+          **kwargs: passed to keras.Model.fit.
+
+        Returns:
+          The Keras History of the last fit call.
+        """
+        if self.g_optimizer is None:
+            self.compile()
+        if isinstance(x, tf.data.Dataset) or x is None:
+            return super().fit(x, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                               callbacks=callbacks, verbose=verbose, shuffle=False, **kwargs)
+
+        real = _as_training_array(x, self.sample_shape)
+        batch_size = _validation.as_int(batch_size, "batch_size", minimum=1)
+        if batch_size % self.pack:
+            raise ValueError(f"`batch_size` ({batch_size}) must be a multiple of pack ({self.pack}).")
+        if real.shape[0] < batch_size:
+            raise ValueError(
+                f"`x` has {real.shape[0]} samples, fewer than batch_size={batch_size}; "
+                "pass more samples or a smaller batch_size."
+            )
+        per_epoch = steps_per_epoch or real.shape[0] // batch_size
+        per_epoch = _validation.as_int(per_epoch, "steps_per_epoch", minimum=1)
+        epochs = _validation.as_int(epochs, "epochs", minimum=1)
+
+        start = self.step
+        target = epochs * per_epoch
+        if start >= target:
+            logger.info("model is at step %d, already at or past %d steps; nothing to do", start, target)
+            return None
+
+        history = None
+        first_epoch = start // per_epoch
+        remainder = start % per_epoch
+        if remainder:
+            # Finish the interrupted epoch first, so later epochs line up with
+            # an uninterrupted run.
+            dataset = self._array_batches(real, batch_size, per_epoch, start)
+            history = super().fit(dataset, epochs=first_epoch + 1, initial_epoch=first_epoch,
+                                  steps_per_epoch=per_epoch - remainder, callbacks=callbacks,
+                                  verbose=verbose, shuffle=False, **kwargs)
+            first_epoch += 1
+        if first_epoch < epochs:
+            dataset = self._array_batches(real, batch_size, per_epoch, first_epoch * per_epoch)
+            history = super().fit(dataset, epochs=epochs, initial_epoch=first_epoch,
+                                  steps_per_epoch=per_epoch, callbacks=callbacks,
+                                  verbose=verbose, shuffle=False, **kwargs)
+        return history
+
+    def _array_batches(self, real: np.ndarray, batch_size: int, per_epoch: int, start: int):
+        """Returns the endless dataset of batches from step `start` on.
+
+        Batch i of epoch e holds rows pi_e(i * batch_size), ..., where pi_e is
+        the permutation `tf.random.experimental.index_shuffle` draws from a
+        seed derived from `initial_seed` and e.
+        """
+        data = tf.constant(real)
+        count = real.shape[0]
+        base_seed = _fold(tf.constant([self.initial_seed, 0], tf.int64), _EXTRA)
+
+        def batch_for_step(step):
+            epoch = step // per_epoch
+            position = step % per_epoch
+            positions = position * batch_size + tf.range(batch_size, dtype=tf.int64)
+            permutation_seed = tf.random.experimental.stateless_fold_in(base_seed, epoch)
+            rows = tf.random.experimental.index_shuffle(positions, permutation_seed, count - 1)
+            return tf.gather(data, rows)
+
+        steps = tf.data.Dataset.range(start, np.iinfo(np.int64).max)
+        return steps.map(batch_for_step, num_parallel_calls=1, deterministic=True).prefetch(2)
+
+    def settings(self) -> dict[str, Any]:
+        """Returns the model's training settings as JSON-ready values."""
+        return {
+            "divergence": self.objective.settings(),
+            "critic_steps": self.critic_steps,
+            "pack": self.pack,
+            "latent_dim": self.latent_dim,
+            "noise": self.noise,
+            "seed": self.initial_seed,
+            "sample_shape": list(self.sample_shape),
+        }
+
+
+def _input_shape(model) -> tuple | None:
+    """Returns a model's input shape without the batch axis, or None when unknown."""
+    try:
+        shape = model.input_shape
+    except (AttributeError, ValueError):
+        return None
+    if isinstance(shape, list):
+        return None
+    return tuple(shape[1:]) if shape and shape[-1] is not None else None
+
+
+def _loss_scaled(optimizer):
+    """Wraps an optimizer in a dynamic LossScaleOptimizer unless it already is one."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer
+    return keras.optimizers.LossScaleOptimizer(optimizer)
+
+
+def _as_training_array(x: Any, sample_shape: Sequence[int]) -> np.ndarray:
+    """Validates real samples for training and returns them as float32 NumPy."""
+    array = np.asarray(x.numpy() if hasattr(x, "numpy") else x)
+    if array.dtype.kind not in "fiu":
+        raise TypeError(f"`x` must be numeric real samples, got dtype {array.dtype}.")
+    if tuple(array.shape[1:]) != tuple(sample_shape):
+        raise ValueError(
+            f"`x` must have shape [n, {', '.join(str(s) for s in sample_shape)}] to match the "
+            f"generator's output, got shape {list(array.shape)}."
+        )
+    if not np.isfinite(array).all():
+        raise ValueError("`x` contains NaN or inf values; remove or impute those samples first.")
+    return array.astype(np.float32)
