@@ -9,11 +9,27 @@ Three faces:
 
 By convention `x` holds samples of P (real data) and `y` samples of Q
 (generated data); several quantities are asymmetric.
+
+Subpackages load on first use, so `import discrepancy` and the command line's
+help do not pay for importing TensorFlow until a computation needs it.
 """
+
+import importlib
 
 __version__ = "0.1.0"
 
-from discrepancy import datasets, divergences, gans, metrics
-from discrepancy.divergences import Estimate, estimate
-
 __all__ = ["Estimate", "estimate", "datasets", "divergences", "gans", "metrics", "__version__"]
+
+_SUBPACKAGES = ("datasets", "divergences", "gans", "metrics")
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"discrepancy.{name}")
+    if name in ("Estimate", "estimate"):
+        return getattr(importlib.import_module("discrepancy.divergences"), name)
+    raise AttributeError(f"module 'discrepancy' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 __all__ = [
     "as_samples",
+    "as_sample_pair",
     "as_weights",
     "check_same_dimension",
     "check_min_samples",
@@ -171,6 +172,20 @@ def as_samples(
                 tensor, f"`{name}` contains NaN or inf values"
             )
     return tensor
+
+
+def as_sample_pair(x: Any, y: Any, *, min_samples: int = 1) -> tuple[tf.Tensor, tf.Tensor]:
+    """Validates two sample sets of the same dimension and brings them to one dtype.
+
+    If either set is float64 both become float64 (an upcast, never a downcast).
+    """
+    x = as_samples(x, "x", min_samples=min_samples)
+    y = as_samples(y, "y", min_samples=min_samples)
+    check_same_dimension(x, y)
+    if x.dtype != y.dtype:
+        dtype = result_dtype(x, y)
+        x, y = tf.cast(x, dtype), tf.cast(y, dtype)
+    return x, y
 
 
 def check_min_samples(num_samples: int, minimum: int, name: str, why: str = "") -> None:

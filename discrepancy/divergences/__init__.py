@@ -7,8 +7,8 @@ differ, and returns a scalar tensor in the input dtype unless it says otherwise.
 """
 
 from discrepancy.divergences._result import Estimate
-from discrepancy.divergences._kernels import make_kernel, median_bandwidth
-from discrepancy.divergences._mmd import mmd2, mmd_test, MMDTestResult
+from discrepancy.divergences._kernels import InhomogeneousPolynomial, make_kernel, median_bandwidth
+from discrepancy.divergences._mmd import MMDTestResult, mmd2, mmd_test
 from discrepancy.divergences._energy import energy_distance
 from discrepancy.divergences._estimate import estimate
 from discrepancy.divergences._knn import knn_kl
@@ -16,6 +16,7 @@ from discrepancy.divergences._knn import knn_kl
 __all__ = [
     "Estimate",
     "estimate",
+    "InhomogeneousPolynomial",
     "make_kernel",
     "median_bandwidth",
     "mmd2",
