@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from discrepancy import _validation
+from discrepancy.divergences import _tiled
 from discrepancy.divergences._result import Estimate
 
 __all__ = ["estimate", "DIVERGENCES", "default_method"]
@@ -111,14 +112,14 @@ def _run_ipm(divergence, method, x, y, options, seed):
 
         kernel = options.pop("kernel", "gaussian")
         bandwidth = options.pop("bandwidth", "median")
-        tile_size = options.pop("tile_size", 1024)
+        tile_size = options.pop("tile_size", _tiled.DEFAULT_TILE_SIZE)
         return _mmd.mmd2_estimate_parts(x, y, kernel, bandwidth, method, tile_size, options)
 
     if divergence == "energy":
         from discrepancy.divergences import _energy
 
         exponent = options.pop("exponent", 1.0)
-        tile_size = options.pop("tile_size", 1024)
+        tile_size = options.pop("tile_size", _tiled.DEFAULT_TILE_SIZE)
         _reject_unknown(options, divergence)
         return _energy.energy_estimate_parts(x, y, method, exponent, tile_size)
 
