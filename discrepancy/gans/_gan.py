@@ -387,9 +387,10 @@ class GAN(keras.Model):
     ):
         """Trains on an array of real samples or a `tf.data.Dataset` of batches.
 
-        Arrays: each epoch is a fresh permutation of the rows, chosen by
-        the model's seed and the epoch number; batches that would be short
-        are dropped. The data order is thus a function of the step count, so
+        Arrays: each pass over the data is a fresh permutation of the rows,
+        chosen by the model's seed and the pass number, and the last short
+        batch of a pass is dropped. The data order is thus a function of the
+        step count, so
         `fit` on a model restored at step s continues exactly where the
         original run was, and `epochs` counts from step 0 (a model at step s
         runs the remaining steps up to `epochs * steps_per_epoch`).
@@ -413,6 +414,7 @@ class GAN(keras.Model):
         """
         if self.g_optimizer is None:
             self.compile()
+        self.build_networks()
         if isinstance(x, tf.data.Dataset) or x is None:
             return super().fit(x, epochs=epochs, steps_per_epoch=steps_per_epoch,
                                callbacks=callbacks, verbose=verbose, shuffle=False, **kwargs)
@@ -442,22 +444,24 @@ class GAN(keras.Model):
         if remainder:
             # Finish the interrupted epoch first, so later epochs line up with
             # an uninterrupted run.
-            dataset = self._array_batches(real, batch_size, per_epoch, start)
+            dataset = self._array_batches(real, batch_size, start)
             history = super().fit(dataset, epochs=first_epoch + 1, initial_epoch=first_epoch,
                                   steps_per_epoch=per_epoch - remainder, callbacks=callbacks,
                                   verbose=verbose, shuffle=False, **kwargs)
             first_epoch += 1
         if first_epoch < epochs:
-            dataset = self._array_batches(real, batch_size, per_epoch, first_epoch * per_epoch)
+            dataset = self._array_batches(real, batch_size, first_epoch * per_epoch)
             history = super().fit(dataset, epochs=epochs, initial_epoch=first_epoch,
                                   steps_per_epoch=per_epoch, callbacks=callbacks,
                                   verbose=verbose, shuffle=False, **kwargs)
         return history
 
-    def _array_batches(self, real: np.ndarray, batch_size: int, per_epoch: int, start: int):
+    def _array_batches(self, real: np.ndarray, batch_size: int, start: int):
         """Returns the endless dataset of batches from step `start` on.
 
-        Batch i of epoch e holds rows pi_e(i * batch_size), ..., where pi_e is
+        Step s belongs to pass e = s // (n // batch_size) over the data and is
+        its batch i = s % (n // batch_size), which contains rows
+        pi_e(i * batch_size), ..., where pi_e is
         the permutation `tf.random.experimental.index_shuffle` draws from a
         seed derived from `initial_seed` and e.
         """
@@ -465,9 +469,14 @@ class GAN(keras.Model):
         count = real.shape[0]
         base_seed = _fold(tf.constant([self.initial_seed, 0], tf.int64), _EXTRA)
 
+        # Data epochs (passes over the rows) are independent of the Keras
+        # epochs, whose length `steps_per_epoch` only sets how often
+        # callbacks run.
+        batches_per_pass = count // batch_size
+
         def batch_for_step(step):
-            epoch = step // per_epoch
-            position = step % per_epoch
+            epoch = step // batches_per_pass
+            position = step % batches_per_pass
             positions = position * batch_size + tf.range(batch_size, dtype=tf.int64)
             permutation_seed = tf.random.experimental.stateless_fold_in(base_seed, epoch)
             rows = tf.random.experimental.index_shuffle(positions, permutation_seed, count - 1)

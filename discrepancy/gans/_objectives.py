@@ -108,8 +108,10 @@ class FGANObjective(Objective):
     on it), or, with `non_saturating=True` (f-GAN section 3.2), minimises
     -E_Q[g_f(v(y))], which has strong gradients early in training when the
     critic rejects every sample. For `gan`, F is E_P[log D] + E_Q[log(1 - D)]
-    with D = sigmoid(v), the original GAN objective (Goodfellow et al. 2014),
-    and the non-saturating loss is -E_Q[log D(G(z))].
+    + log 4 with D = sigmoid(v): the original GAN objective (Goodfellow et al.
+    2014) plus the constant log 4 that the catalogue's normalisation f(1) = 0
+    adds, which changes no gradient. Its non-saturating loss is
+    -E_Q[log D(G(z))].
 
     Args:
       divergence: an f-divergence name of `discrepancy.divergences.f_divergence`
@@ -300,10 +302,9 @@ class MMDObjective(_SampleDiscrepancyObjective):
         self.bandwidth = bandwidth
 
     def discrepancy(self, x, y):
-        from discrepancy.divergences import _mmd
+        from discrepancy.divergences._mmd import mmd2
 
-        return tf.cast(_mmd.mmd2_for_training(x, y, kernel=self.kernel_spec, bandwidth=self.bandwidth),
-                       tf.float32)
+        return tf.cast(mmd2(x, y, kernel=self.kernel_spec, bandwidth=self.bandwidth), tf.float32)
 
     def settings(self):
         bandwidth = list(self.bandwidth) if isinstance(self.bandwidth, (list, tuple)) else self.bandwidth
@@ -312,6 +313,8 @@ class MMDObjective(_SampleDiscrepancyObjective):
 
 class EnergyObjective(_SampleDiscrepancyObjective):
     """Energy distance 2 E||x - y|| - E||x - x'|| - E||y - y'|| (Szekely and Rizzo 2013).
+
+    Estimated by the unbiased U-statistic, so batch gradients are unbiased.
 
     The energy distance is the squared MMD with the distance kernel, so it
     trains like a generative moment-matching network without a bandwidth
@@ -322,9 +325,9 @@ class EnergyObjective(_SampleDiscrepancyObjective):
     name = "energy"
 
     def discrepancy(self, x, y):
-        from discrepancy.divergences import energy_distance
+        from discrepancy.divergences._energy import energy_distance
 
-        return tf.cast(energy_distance(x, y), tf.float32)
+        return tf.cast(energy_distance(x, y, estimator="unbiased"), tf.float32)
 
 
 class SinkhornObjective(_SampleDiscrepancyObjective):
@@ -346,7 +349,7 @@ class SinkhornObjective(_SampleDiscrepancyObjective):
         self.epsilon = _validation.as_float(epsilon, "epsilon", positive=True)
 
     def discrepancy(self, x, y):
-        from discrepancy.divergences import sinkhorn_divergence
+        from discrepancy.divergences._sinkhorn import sinkhorn_divergence
 
         return tf.cast(sinkhorn_divergence(x, y, epsilon=self.epsilon), tf.float32)
 

@@ -19,7 +19,7 @@ __all__ = ["pack_samples", "packed_critic"]
 def pack_samples(samples: tf.Tensor, pack: int) -> tf.Tensor:
     """Concatenates each run of `pack` consecutive samples along the last axis.
 
-    Pack j holds samples j * pack, ..., j * pack + pack - 1 in that order, so
+    Pack j contains samples j * pack, ..., j * pack + pack - 1 in that order, so
     `samples[j * pack + i, ..., c]` lands at `packed[j, ..., i * C + c]`.
     The batch size must be a multiple of `pack`.
     """
