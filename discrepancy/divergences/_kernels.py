@@ -26,6 +26,8 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
+# `tfp.internal` is not an attribute of the public module, so import it directly.
+from tensorflow_probability.python.internal import dtype_util
 
 from discrepancy import _validation
 
@@ -90,7 +92,7 @@ class InhomogeneousPolynomial(tfpk.AutoCompositeTensorPsdKernel):
     ):
         parameters = dict(locals())
         with tf.name_scope(name):
-            dtype = tfp.internal.dtype_util.common_dtype([scale, offset], tf.float32)
+            dtype = dtype_util.common_dtype([scale, offset], tf.float32)
             self._degree = tf.convert_to_tensor(degree, dtype=dtype, name="degree")
             self._scale = tf.convert_to_tensor(scale, dtype=dtype, name="scale")
             self._offset = tf.convert_to_tensor(offset, dtype=dtype, name="offset")
