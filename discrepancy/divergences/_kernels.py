@@ -150,6 +150,11 @@ def _pairwise_distances_host(points: np.ndarray) -> np.ndarray:
     points = points - points.mean(axis=0)
     squared_norms = np.einsum("ij,ij->i", points, points)
     squared = squared_norms[:, None] + squared_norms[None, :] - 2.0 * points @ points.T
+    # Rounding in the matrix product leaves small nonzero values between
+    # duplicated points, so pairs of identical rows are set to exactly 0.
+    _, row_ids = np.unique(points, axis=0, return_inverse=True)
+    row_ids = row_ids.reshape(-1)
+    squared[row_ids[:, None] == row_ids[None, :]] = 0.0
     upper = np.triu_indices(points.shape[0], k=1)
     return np.sqrt(np.maximum(squared[upper], 0.0))
 
