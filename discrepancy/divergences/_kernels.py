@@ -180,8 +180,12 @@ def median_bandwidth(x, y=None, *, max_points: int = MEDIAN_MAX_POINTS, seed: in
       seed: seed of the subset draw when there are more than `max_points`.
 
     Returns:
-      The bandwidth as a Python float.
+      The bandwidth as a Python float. Inside `tf.function`, where the samples
+      are symbolic, a float64 scalar tensor (see `_median_bandwidth_graph`).
     """
+    if not tf.executing_eagerly():
+        return _median_bandwidth_graph(x, y, max_points=max_points, seed=seed)
+
     x = _validation.as_samples(x, "x", min_samples=1)
     pooled = x.numpy().astype(np.float64)
     if y is not None:
@@ -208,14 +212,61 @@ def median_bandwidth(x, y=None, *, max_points: int = MEDIAN_MAX_POINTS, seed: in
     return float(np.median(nonzero))
 
 
-def _resolve_bandwidths(bandwidth, x, y) -> np.ndarray:
-    """Turns a bandwidth rule into a 1-D array of positive bandwidths."""
+def _median_bandwidth_graph(x, y=None, *, max_points: int = MEDIAN_MAX_POINTS, seed: int = 0):
+    """Computes `median_bandwidth` with TensorFlow ops, for symbolic samples in `tf.function`.
+
+    It follows the eager rule, but it draws a different random subset above
+    `max_points`, and it treats the result as a constant for gradients, as the
+    eager Python float is.
+
+    NOTE: a graph cannot warn at run time, so the all-identical fallback to
+    1.0 happens silently here.
+    """
+    x = _validation.as_samples(x, "x", min_samples=1)
+    pooled = tf.cast(x, tf.float64)
+    if y is not None:
+        y = _validation.as_samples(y, "y", min_samples=1)
+        _validation.check_same_dimension(x, y)
+        pooled = tf.concat([pooled, tf.cast(y, tf.float64)], axis=0)
+    max_points = _validation.as_int(max_points, "max_points", minimum=2)
+
+    keys = tf.random.stateless_uniform([tf.shape(pooled)[0]], seed=[seed, 0])
+    pooled = tf.gather(pooled, tf.argsort(keys)[:max_points])
+    pooled = tf.stop_gradient(pooled - tf.reduce_mean(pooled, axis=0))
+
+    squared_norms = tf.reduce_sum(pooled * pooled, axis=1)
+    squared = (
+        squared_norms[:, None]
+        + squared_norms[None, :]
+        - 2.0 * tf.linalg.matmul(pooled, pooled, transpose_b=True)
+    )
+    # As on the host: pairs of identical rows get exactly 0, not rounding noise.
+    _, row_ids = tf.raw_ops.UniqueV2(x=pooled, axis=[0])
+    distinct = tf.not_equal(row_ids[:, None], row_ids[None, :])
+    upper = tf.linalg.band_part(tf.ones_like(squared), 0, -1) > tf.linalg.band_part(
+        tf.ones_like(squared), 0, 0
+    )
+    distances = tf.sqrt(tf.maximum(tf.boolean_mask(squared, upper & distinct), 0.0))
+    nonzero = tf.sort(tf.boolean_mask(distances, distances > 0))
+
+    # The appended 1.0 is the fallback: it is the element read when no
+    # distance is nonzero, and it lies past the middle otherwise.
+    count = tf.shape(nonzero)[0]
+    padded = tf.concat([nonzero, tf.ones([1], tf.float64)], axis=0)
+    lower_middle = tf.gather(padded, tf.maximum((count - 1) // 2, 0))
+    upper_middle = tf.gather(padded, count // 2)
+    return 0.5 * (lower_middle + upper_middle)
+
+
+def _resolve_bandwidths(bandwidth, x, y):
+    """Turns a bandwidth rule into a 1-D array of positive bandwidths (a tensor inside tf.function)."""
     if isinstance(bandwidth, str):
         _validation.check_option(bandwidth, "bandwidth", ("median", "multiscale"))
         median = median_bandwidth(x, y)
-        if bandwidth == "median":
-            return np.array([median])
-        return median * np.array(_MULTISCALE_FACTORS)
+        factors = (1.0,) if bandwidth == "median" else _MULTISCALE_FACTORS
+        if isinstance(median, tf.Tensor):
+            return median * tf.constant(factors, tf.float64)
+        return median * np.array(factors)
 
     if np.ndim(bandwidth) == 0:
         return np.array([_validation.as_float(bandwidth, "bandwidth", positive=True)])
@@ -291,7 +342,7 @@ def make_kernel(
 
     if isinstance(bandwidth, str) and x is None:
         raise ValueError(f"bandwidth={bandwidth!r} needs the samples `x` (and `y`) to compute it.")
-    length_scale = tf.constant(_resolve_bandwidths(bandwidth, x, y), dtype=dtype)
+    length_scale = tf.cast(_resolve_bandwidths(bandwidth, x, y), dtype)
     if length_scale.shape[0] == 1:
         length_scale = length_scale[0]
 
