@@ -64,12 +64,16 @@ def test_within_matches_reference(dtype, num_features):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_within_duplicates_at_zero(dtype):
-    # Integer coordinates make every squared distance exact in both dtypes.
+@pytest.mark.parametrize("num_features", [3, 300])
+@pytest.mark.parametrize("tile_size", [8, 1024])
+def test_within_duplicates_at_zero(dtype, num_features, tile_size):
+    # Integer coordinates make every squared distance exact in both dtypes,
+    # through direct differences (d = 3) and through the expansion (d = 300).
+    # With the default tile size, the 128-row tile takes the chunked selection.
     rng = np.random.default_rng(2)
-    base = rng.integers(-5, 6, size=(12, 3))
-    x = np.concatenate([base, base[:5], base[:2]]).astype(dtype)
-    result = knn_within(x, 3, tile_size=8).numpy()
+    base = rng.integers(-2, 3, size=(80, num_features))
+    x = np.concatenate([base, base[:10], base[:5]]).astype(dtype)
+    result = knn_within(x, 3, tile_size=tile_size).numpy()
     np.testing.assert_array_equal(result, reference_within(x, 3).astype(dtype))
     assert result[0, 0] == 0.0
 

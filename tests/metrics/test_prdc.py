@@ -55,14 +55,17 @@ def test_matches_reference_continuous(dtype, num_features):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_matches_reference_ties(dtype):
+@pytest.mark.parametrize("num_features", [2, 20])
+@pytest.mark.parametrize("tile_size", [8, 1024])
+def test_matches_reference_ties(dtype, num_features, tile_size):
     # Integer grid points: many distances equal radii exactly, and the
     # squared distances are exact in both dtypes, so the closed-ball rule
-    # decides every tie.
+    # decides every tie. The default tile size makes blocks of 128 columns,
+    # which take the chunked k-smallest selection.
     rng = np.random.default_rng(2)
-    real = rng.integers(0, 4, size=(40, 2)).astype(dtype)
-    fake = rng.integers(0, 5, size=(35, 2)).astype(dtype)
-    assert_matches_reference(real, fake, 3, tile_size=8)
+    real = rng.integers(0, 3, size=(120, num_features)).astype(dtype)
+    fake = rng.integers(0, 4, size=(100, num_features)).astype(dtype)
+    assert_matches_reference(real, fake, 3, tile_size=tile_size)
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.3, 0.7, 1.0])
@@ -115,7 +118,7 @@ def test_identical_sets_score_one(dtype):
     assert precision == 1.0
     assert recall == 1.0
     assert coverage == 1.0
-    # Each ball holds its centre's copy and k neighbours (no ties in
+    # Each ball contains its centre's copy and k neighbours (no ties in
     # continuous data): density = (k + 1) / k.
     assert density == pytest.approx(6 / 5, rel=1e-12)
 
