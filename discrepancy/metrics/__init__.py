@@ -2,6 +2,7 @@
 
 from discrepancy.metrics._prdc import DensityCoverage, PrecisionRecall, density_coverage, precision_recall
 from discrepancy.metrics._mode_coverage import ModeCoverage, mode_coverage
+from discrepancy.metrics._digits import DigitsClassifier
 
 __all__: list[str] = [
     "precision_recall",
@@ -10,4 +11,5 @@ __all__: list[str] = [
     "DensityCoverage",
     "mode_coverage",
     "ModeCoverage",
+    "DigitsClassifier",
 ]
