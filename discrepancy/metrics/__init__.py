@@ -3,6 +3,7 @@
 from discrepancy.metrics._prdc import DensityCoverage, PrecisionRecall, density_coverage, precision_recall
 from discrepancy.metrics._mode_coverage import ModeCoverage, mode_coverage
 from discrepancy.metrics._digits import DigitsClassifier
+from discrepancy.metrics._c2st import C2STResult, c2st
 
 __all__: list[str] = [
     "precision_recall",
@@ -12,4 +13,6 @@ __all__: list[str] = [
     "mode_coverage",
     "ModeCoverage",
     "DigitsClassifier",
+    "c2st",
+    "C2STResult",
 ]
