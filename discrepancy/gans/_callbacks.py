@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import tempfile
 from pathlib import Path
@@ -81,22 +82,37 @@ class CheckpointCallback(keras.callbacks.Callback):
         self._bound_model = None
         self._signal_received: int | None = None
         self._previous_handlers: dict[int, Any] = {}
+        self._scratch_directory: str | None = None
 
     def _manager_for(self, model) -> tf.train.CheckpointManager:
         if self._manager is None or self._bound_model is not model:
             self._manager = tf.train.CheckpointManager(
-                make_checkpoint(model), self.directory, max_to_keep=self.max_to_keep
+                make_checkpoint(model), self._writable_directory(model), max_to_keep=self.max_to_keep
             )
             self._bound_model = model
         return self._manager
 
+    def _writable_directory(self, model) -> str:
+        """Returns `directory`, or a private temporary folder on a non-chief worker.
+
+        Under MultiWorkerMirroredStrategy every worker must take part in a save,
+        but only the chief's copy is kept; the others write to a temporary
+        folder so they never overwrite the chief's files.
+        """
+        if getattr(model.distribute_strategy.extended, "should_checkpoint", True):
+            return self.directory
+        if self._scratch_directory is None:
+            self._scratch_directory = tempfile.mkdtemp(prefix="discrepancy-worker-checkpoint-")
+        return self._scratch_directory
+
     def restore(self, model) -> int:
         """Restores the latest checkpoint into `model`; returns its step (0 when none exists)."""
-        manager = self._manager_for(model)
-        if manager.latest_checkpoint is None:
+        checkpoint = self._manager_for(model).checkpoint
+        latest = tf.train.latest_checkpoint(self.directory)
+        if latest is None:
             return 0
-        manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logger.info("restored %s at step %d", manager.latest_checkpoint, model.step)
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        logger.info("restored %s at step %d", latest, model.step)
         return model.step
 
     def save(self, model=None) -> str:
@@ -133,6 +149,11 @@ class CheckpointCallback(keras.callbacks.Callback):
         for signum, handler in self._previous_handlers.items():
             signal.signal(signum, handler)
         self._previous_handlers = {}
+
+        if self._scratch_directory is not None:
+            shutil.rmtree(self._scratch_directory, ignore_errors=True)
+            self._scratch_directory = None
+            self._manager = None
 
         received, self._signal_received = self._signal_received, None
         if received is not None:

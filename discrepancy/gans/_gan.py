@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from discrepancy import _validation
 from discrepancy.gans import _networks, _objectives, _packing, _penalties
+from discrepancy.gans._replicas import draw_replica_slice, replica_info
 
 __all__ = ["GAN"]
 
@@ -32,29 +33,6 @@ logger = logging.getLogger("discrepancy.gans")
 
 # Indices folded into the step seed, one per kind of draw, so draws never share a seed.
 _NOISE, _PENALTY, _EXTRA = 0, 1, 2
-
-
-def _replica_info() -> tuple[int, Any]:
-    """Returns (number of replicas in sync, this replica's index) in the current context."""
-    context = tf.distribute.get_replica_context()
-    if context is None:
-        return 1, 0
-    return context.num_replicas_in_sync, context.replica_id_in_sync_group
-
-
-def draw_replica_slice(draw, local_shape: Sequence[Any], seed: tf.Tensor) -> tf.Tensor:
-    """Draws the global batch with `draw(shape, seed)` and returns this replica's rows.
-
-    With one replica this is `draw(local_shape, seed)`. With R replicas the
-    global batch has R * local rows and replica r keeps rows
-    [r * local, (r + 1) * local), the rows a distributed dataset hands it.
-    """
-    replicas, replica_id = _replica_info()
-    if replicas == 1:
-        return draw(local_shape, seed)
-    local = local_shape[0]
-    full = draw([local * replicas] + list(local_shape[1:]), seed)
-    return tf.gather(full, replica_id * local + tf.range(local))
 
 
 def _fold(seed: tf.Tensor, *values: int) -> tf.Tensor:
@@ -268,6 +246,10 @@ class GAN(keras.Model):
         if self.critic is not None:
             self.d_optimizer.build(self.critic.trainable_variables)
 
+        # Tells Keras not to build the model by calling it on a data batch,
+        # which `call` (noise to samples) cannot take.
+        self.built = True
+
     def call(self, noise, training=False):
         """Maps noise [b, latent_dim] to generated samples."""
         return self.generator(noise, training=training)
@@ -324,7 +306,7 @@ class GAN(keras.Model):
 
     def critic_step(self, real: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
         """Runs one critic update on a real batch; returns the objective's terms."""
-        replicas, _ = _replica_info()
+        replicas, _ = replica_info()
         noise = self.draw_noise(tf.shape(real)[0], _fold(seed, _NOISE))
         fake = self.generator(noise, training=True)
 
@@ -339,7 +321,7 @@ class GAN(keras.Model):
 
     def generator_step(self, real: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         """Runs one generator update; returns the generator loss."""
-        replicas, _ = _replica_info()
+        replicas, _ = replica_info()
         noise = self.draw_noise(tf.shape(real)[0], _fold(seed, _NOISE))
 
         with tf.GradientTape() as tape:
@@ -367,7 +349,12 @@ class GAN(keras.Model):
         self._trackers["generator_loss"].update_state(generator_loss)
 
         self.seed_state.assign_add(tf.constant([0, 1], dtype=tf.int64))
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
+        logs = {name: tracker.result() for name, tracker in self._trackers.items()}
+        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras 3.15 reduces logs across workers with a mean over axis 0,
+            # which fails for scalars; shape [1] reduces to the same scalar.
+            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+        return logs
 
     @property
     def step(self) -> int:
@@ -395,8 +382,8 @@ class GAN(keras.Model):
         original run was, and `epochs` counts from step 0 (a model at step s
         runs the remaining steps up to `epochs * steps_per_epoch`).
 
-        Datasets: passed to keras.Model.fit as they are; exact resumption then
-        depends on the dataset's own order.
+        Datasets (including distributed datasets): passed to keras.Model.fit
+        as they are; exact resumption then depends on the dataset's own order.
 
         Args:
           x: real samples [n, ...] or a dataset yielding batches (or
@@ -415,7 +402,7 @@ class GAN(keras.Model):
         if self.g_optimizer is None:
             self.compile()
         self.build_networks()
-        if isinstance(x, tf.data.Dataset) or x is None:
+        if x is None or isinstance(x, (tf.data.Dataset, tf.distribute.DistributedDataset)):
             return super().fit(x, epochs=epochs, steps_per_epoch=steps_per_epoch,
                                callbacks=callbacks, verbose=verbose, shuffle=False, **kwargs)
 

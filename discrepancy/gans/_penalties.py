@@ -21,6 +21,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from discrepancy.gans._replicas import draw_replica_slice
+
 __all__ = ["gradient_norms", "gradient_penalty", "penalty_terms", "spectrally_normalized"]
 
 
@@ -92,9 +94,13 @@ def gradient_penalty(
     real = tf.cast(real, tf.float32)
     fake = tf.cast(fake, tf.float32)
 
-    batch = tf.shape(real)[0]
-    weights_shape = tf.concat([[batch], tf.ones([real.shape.rank - 1], tf.int32)], axis=0)
-    interpolation = tf.random.stateless_uniform(weights_shape, seed=seed, dtype=tf.float32)
+    # Under a distribution strategy the weights are drawn for the global batch
+    # and sliced, so R replicas interpolate exactly as one device would.
+    weights_shape = [tf.shape(real)[0]] + [1] * (real.shape.rank - 1)
+    interpolation = draw_replica_slice(
+        lambda shape, draw_seed: tf.random.stateless_uniform(shape, seed=draw_seed, dtype=tf.float32),
+        weights_shape, seed,
+    )
     interpolated = interpolation * real + (1.0 - interpolation) * fake
 
     with tf.GradientTape() as tape:
