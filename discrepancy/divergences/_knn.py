@@ -31,8 +31,9 @@ expansion |a|^2 + |b|^2 - 2 a.b (one matmul per tile), which loses accuracy
 when the data sit far from the origin relative to their spread (means around
 1e4 with spread 1e-2 lose every digit in float32). The data are therefore shifted first, per feature, by the pooled mean rounded to a
 multiple of a power of two no larger than that feature's standard deviation
-(see `_shift_to_origin`). The shift is computed in float64 and is exact, so
-integer-valued data stay integer-valued and ties stay exact ties. Squared
+(see `_shift_to_origin`). Each shifted value is rounded at most once, by
+half a unit in its last place, and integer-valued data are shifted exactly,
+so their distances and ties stay exact. Squared
 distances at or below the rounding error of the expansion, about
 8 * sqrt(d) * eps * (|a|^2 + |b|^2), are set to exactly 0, because such pairs
 are indistinguishable from duplicates at this precision. The rule also clamps
@@ -55,6 +56,7 @@ from discrepancy.divergences._result import Estimate
 
 __all__ = [
     "knn_kl",
+    "knn_kl_estimate",
     "knn_within",
     "knn_between",
     "ball_membership",
@@ -98,22 +100,21 @@ def _shift_to_origin(*sets: tf.Tensor) -> list[tf.Tensor]:
     """Shifts every set by one per-feature offset, exactly, towards the origin.
 
     The offset of feature j is the pooled mean rounded to a multiple of
-    2^floor(log2(std_j)), computed in float64. Subtracting it is exact for
-    inputs whose spread is not far below their resolution, and leaves the
-    shifted values within a few standard deviations of 0, which is all that
-    the squared-distance expansion needs. Constant features are shifted by
-    their value, so they become exactly 0.
+    2^floor(log2(std_j)), computed in float64. The shifted data have a mean
+    within half a standard deviation of 0, which is all that the
+    squared-distance expansion needs. The coarse offset keeps the shift exact
+    for integer-valued data and for data whose resolution is coarse next to
+    their spread. Otherwise the cast back to the input dtype rounds each
+    value by at most half a unit in its last place. Constant features are
+    shifted by their value, so they become exactly 0.
     """
     pooled = tf.concat([tf.cast(s, tf.float64) for s in sets], axis=0)
     mean = tf.reduce_mean(pooled, axis=0)
     std = tf.math.reduce_std(pooled, axis=0)
 
     positive = std > 0
-    quantum = tf.where(
-        positive,
-        tf.pow(tf.constant(2.0, tf.float64), tf.floor(tf.math.log(tf.where(positive, std, 1.0)) / math.log(2.0))),
-        1.0,
-    )
+    exponent = tf.floor(tf.math.log(tf.where(positive, std, 1.0)) / math.log(2.0))
+    quantum = tf.pow(tf.constant(2.0, tf.float64), exponent)
     offset = tf.where(positive, tf.round(mean / quantum) * quantum, pooled[0])
 
     return [tf.cast(tf.cast(s, tf.float64) - offset, s.dtype) for s in sets]
@@ -266,17 +267,16 @@ def _ball_tile(queries, query_norms, query_offset, query_count, query_radii_sq,
 
 
 # ---------------------------------------------------------------------------
-# Drivers: Python loops over tiles, for use inside the package on data from
+# Drivers: loops over tiles, for use inside the package on data from
 # `prepare_tiles`. They work on squared distances, so that radii and distances
 # compared under the closed-ball rule come from the same arithmetic.
+#
+# A graph driver is a plain `tf.function` whose `tf.while_loop`s call the
+# XLA-compiled tile functions, so Python dispatch is paid once per pass. Each
+# is traced once per (tile shapes, d, dtype, k) with the sample axis left
+# unknown, so one trace serves every n.
 # ---------------------------------------------------------------------------
 
-
-# Graph drivers: one `tf.function` call runs a whole pass, with
-# `tf.while_loop`s over the tiles calling the XLA-compiled tile functions, so
-# Python dispatch is paid once per pass instead of once per tile pair. Each
-# driver is traced once per (tile shapes, d, dtype, k) with the sample axis
-# left unknown, so one trace serves every n.
 _DRIVERS: dict[tuple, tf.types.experimental.GenericFunction] = {}
 
 
@@ -631,6 +631,7 @@ def knn_kl(
     *,
     zero_distance: str = "skip",
     return_estimate: bool = False,
+    confidence_level: float = 0.95,
     tile_size: int = DEFAULT_TILE_SIZE,
 ):
     """Estimates KL(P || Q) from samples with the k-nearest-neighbour estimator.
@@ -675,7 +676,8 @@ def knn_kl(
       k: neighbour order, at least 1.
       zero_distance: "skip" or "raise", the rule for zero distances above.
       return_estimate: if True, return an `Estimate` with a standard error and
-        a normal 95 % confidence interval instead of a scalar tensor.
+        a normal confidence interval instead of a scalar tensor.
+      confidence_level: coverage of that interval.
       tile_size: rows per tile.
 
     Returns:
@@ -693,6 +695,11 @@ def knn_kl(
     """
     x, y = _as_pair(x, y, "x", "y")
     zero_distance = _validation.check_option(zero_distance, "zero_distance", _ZERO_DISTANCE_RULES)
+    confidence_level = _validation.as_float(confidence_level, "confidence_level", positive=True)
+    if confidence_level >= 1.0:
+        raise ValueError(
+            f"`confidence_level` must lie strictly between 0 and 1, got {confidence_level!r}."
+        )
     num_x, num_features = int(x.shape[0]), int(x.shape[1])
     num_y = int(y.shape[0])
     k = check_k_within(k, num_x, "x")
@@ -716,7 +723,8 @@ def knn_kl(
 
     if not return_estimate:
         return tf.constant(value, dtype=x.dtype)
-    standard_error = float(np.std(terms, ddof=1) / math.sqrt(num_x)) if num_x > 1 else None
+    # n >= k + 1 >= 2, so the sample standard deviation is defined.
+    standard_error = float(np.std(terms, ddof=1) / math.sqrt(num_x))
     return Estimate.from_normal(
         value,
         standard_error,
@@ -724,11 +732,35 @@ def knn_kl(
         num_y=num_y,
         divergence="kl",
         method="knn",
+        confidence_level=confidence_level,
         diagnostics={
             "k": k,
             "zero_distance": zero_distance,
             "standard_error_method": "per-point terms, sample standard deviation / sqrt(n)",
         },
+    )
+
+
+def knn_kl_estimate(
+    x,
+    y,
+    k: int = 1,
+    *,
+    zero_distance: str = "skip",
+    confidence_level: float = 0.95,
+    seed=None,
+    tile_size: int = DEFAULT_TILE_SIZE,
+) -> Estimate:
+    """Estimates KL(P || Q) with `knn_kl` and returns an `Estimate`.
+
+    This is the entry point of `estimate(..., method="knn")`. The estimator is
+    deterministic, so `seed` is accepted for that interface and unused.
+    See `knn_kl` for the formula, the zero-distance rule and the standard error.
+    """
+    del seed  # Deterministic: no random draws.
+    return knn_kl(
+        x, y, k, zero_distance=zero_distance, return_estimate=True,
+        confidence_level=confidence_level, tile_size=tile_size,
     )
 
 

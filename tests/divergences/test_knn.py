@@ -9,7 +9,7 @@ import tensorflow_probability as tfp
 from scipy.spatial.distance import cdist
 
 from discrepancy.divergences import Estimate, knn_kl
-from discrepancy.divergences._knn import ball_membership, knn_between, knn_within
+from discrepancy.divergences._knn import ball_membership, knn_between, knn_kl_estimate, knn_within
 
 DTYPES = [np.float32, np.float64]
 
@@ -233,6 +233,20 @@ def test_knn_kl_estimate_fields():
     assert estimate.num_y == 70
     assert estimate.standard_error > 0
     assert estimate.value == pytest.approx(float(knn_kl(x, y, k=2)), rel=1e-12)
+
+
+def test_knn_kl_estimate_confidence_level():
+    rng = np.random.default_rng(15)
+    x, y = rng.normal(size=(80, 2)), rng.normal(size=(70, 2)) + 0.3
+    narrow = knn_kl_estimate(x, y, k=2, confidence_level=0.5, seed=3)
+    wide = knn_kl_estimate(x, y, k=2, confidence_level=0.99)
+    assert narrow.value == wide.value
+    assert narrow.confidence_level == 0.5
+    low, high = narrow.confidence_interval
+    wide_low, wide_high = wide.confidence_interval
+    assert wide_low < low < narrow.value < high < wide_high
+    with pytest.raises(ValueError, match="confidence_level"):
+        knn_kl_estimate(x, y, confidence_level=1.0)
 
 
 def test_knn_kl_k_bounds():
