@@ -32,7 +32,10 @@ def _prepare(x, y, estimator, exponent, tile_size):
 def _energy_from_sums(sum_xy, sum_xx, sum_yy, n, m, unbiased):
     if unbiased:
         return 2.0 * sum_xy / (n * m) - sum_xx / (n * (n - 1.0)) - sum_yy / (m * (m - 1.0))
-    return 2.0 * sum_xy / (n * m) - sum_xx / (n * n) - sum_yy / (m * m)
+    value = 2.0 * sum_xy / (n * m) - sum_xx / (n * n) - sum_yy / (m * m)
+    # The V-statistic is non-negative for exponents in (0, 2), so a negative
+    # value is rounding (about -1e-13 when y is a permutation of x).
+    return tf.maximum(value, tf.zeros([], tf.float64))
 
 
 def energy_distance(
@@ -52,8 +55,9 @@ def energy_distance(
 
     Estimators:
       "biased" (V-statistic, default): 2/(n m) sum_ij |x_i - y_j|
-        - 1/n^2 sum_ij |x_i - x_j| - 1/m^2 sum_ij |y_i - y_j|. Non-negative;
-        biased upwards by O(1/n).
+        - 1/n^2 sum_ij |x_i - x_j| - 1/m^2 sum_ij |y_i - y_j|. Non-negative
+        (rounding below 0 is returned as 0); biased upwards by
+        E|X - X'|/n + E|Y - Y'|/m.
       "unbiased" (U-statistic): the within-set sums leave out i = j and are
         divided by n(n-1) and m(m-1). Unbiased, may be negative when P = Q.
 

@@ -64,7 +64,10 @@ def _quadratic_mmd2(kernel, x, y, estimator, tile_size):
 
     if unbiased:
         return sum_xx / (n * (n - 1.0)) + sum_yy / (m * (m - 1.0)) - 2.0 * sum_xy / (n * m)
-    return sum_xx / (n * n) + sum_yy / (m * m) - 2.0 * sum_xy / (n * m)
+    value = sum_xx / (n * n) + sum_yy / (m * m) - 2.0 * sum_xy / (n * m)
+    # The V-statistic is a squared norm in the RKHS, so a negative value is
+    # rounding (about -1e-16 when y is a permutation of x).
+    return tf.maximum(value, tf.zeros([], tf.float64))
 
 
 def mmd2(
@@ -87,8 +90,9 @@ def mmd2(
         masked out, never subtracted, which would cancel catastrophically.
         Needs n, m >= 2.
       "biased" (V-statistic): the same with the diagonal included and 1/n^2,
-        1/m^2 normalisation. Non-negative for a positive definite kernel,
-        biased upwards by about (E k(X, X) + E k(Y, Y))/n for n = m.
+        1/m^2 normalisation. Non-negative for a positive definite kernel
+        (rounding below 0 is returned as 0), and biased upwards by
+        (E k(X, X) - E k(X, X'))/n + (E k(Y, Y) - E k(Y, Y'))/m.
       "linear": the mean of h_i = K_{x_{2i-1} x_{2i}} + K_{y_{2i-1} y_{2i}}
         - K_{x_{2i-1} y_{2i}} - K_{x_{2i} y_{2i-1}} over floor(min(n, m)/2)
         consecutive pairs (Gretton et al. 2012, section 6). Unbiased, O(n) time,
