@@ -8,6 +8,7 @@ Supported: `.npy`, `.npz` and `.csv`. NumPy files are read with
 from __future__ import annotations
 
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,8 @@ def load_array(spec: str, name: str) -> np.ndarray:
     path, key = _split_key(spec)
     if not path.exists():
         raise ValueError(f"{name}: file not found: {path}")
+    if not path.is_file():
+        raise ValueError(f"{name}: {path} is not a file; pass a .npy, .npz or .csv file.")
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise ValueError(
@@ -76,6 +79,12 @@ def load_array(spec: str, name: str) -> np.ndarray:
             f"{name}: {path} could not be read without unpickling ({error}); save plain "
             "numeric arrays with np.save or np.savez."
         ) from None
+    except (OSError, zipfile.BadZipFile) as error:
+        # A truncated or corrupted archive is invalid input, not a crash.
+        raise ValueError(
+            f"{name}: {path} could not be read ({error}); check that the file is complete "
+            "and was written by np.save or np.savez."
+        ) from None
 
     if suffix == ".npy":
         return loaded
@@ -91,4 +100,12 @@ def load_array(spec: str, name: str) -> np.ndarray:
             key = keys[0]
         if key not in keys:
             raise ValueError(f"{name}: {path} has no array {key!r}; it holds {', '.join(keys)}.")
-        return loaded[key]
+        try:
+            return loaded[key]
+        except ValueError as error:
+            raise ValueError(
+                f"{name}: array {key!r} in {path} could not be read without unpickling "
+                f"({error}); save plain numeric arrays with np.savez."
+            ) from None
+        except (OSError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{name}: array {key!r} in {path} could not be read ({error}).") from None
