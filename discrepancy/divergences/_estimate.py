@@ -113,6 +113,12 @@ def _run_ipm(divergence, method, x, y, options, seed):
         kernel = options.pop("kernel", "gaussian")
         bandwidth = options.pop("bandwidth", "median")
         tile_size = options.pop("tile_size", _tiled.DEFAULT_TILE_SIZE)
+        kernel_parameters = ("alpha", "degree", "scale", "offset")
+        _reject_unknown(
+            {name: value for name, value in options.items() if name not in kernel_parameters},
+            divergence,
+            allowed=("kernel", "bandwidth", "tile_size") + kernel_parameters,
+        )
         return _mmd.mmd2_estimate_parts(x, y, kernel, bandwidth, method, tile_size, options)
 
     if divergence == "energy":
@@ -120,7 +126,7 @@ def _run_ipm(divergence, method, x, y, options, seed):
 
         exponent = options.pop("exponent", 1.0)
         tile_size = options.pop("tile_size", _tiled.DEFAULT_TILE_SIZE)
-        _reject_unknown(options, divergence)
+        _reject_unknown(options, divergence, allowed=("exponent", "tile_size"))
         return _energy.energy_estimate_parts(x, y, method, exponent, tile_size)
 
     x_array = _validation.as_samples(x, "x").numpy()
@@ -159,10 +165,11 @@ def _run_ipm(divergence, method, x, y, options, seed):
     return value, standard_error, diagnostics
 
 
-def _reject_unknown(options: dict, divergence: str) -> None:
+def _reject_unknown(options: dict, divergence: str, allowed: tuple[str, ...] = ()) -> None:
     if options:
         names = ", ".join(sorted(options))
-        raise ValueError(f"Unknown option(s) for divergence={divergence!r}: {names}.")
+        accepted = f" Accepted options: {', '.join(allowed)}." if allowed else ""
+        raise ValueError(f"Unknown option(s) for divergence={divergence!r}: {names}.{accepted}")
 
 
 def _run_f_divergence(divergence, method, x, y, options, seed, confidence_level):
