@@ -9,9 +9,13 @@ from discrepancy.gans._objectives import (
     SinkhornObjective,
     WassersteinObjective,
 )
+from discrepancy.gans._variants import ConditionalGAN, InfoGAN, VEEGAN
 
 __all__: list[str] = [
     "GAN",
+    "ConditionalGAN",
+    "InfoGAN",
+    "VEEGAN",
     "EnergyObjective",
     "FGANObjective",
     "MMDObjective",

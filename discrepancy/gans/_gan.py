@@ -204,12 +204,7 @@ class GAN(keras.Model):
             jit_compile = replicas == 1
         super().compile(optimizer=g_optimizer, jit_compile=jit_compile, auto_scale_loss=False, **kwargs)
 
-        self._trackers = {}
-        names = ["generator_loss"]
-        if self.critic is not None:
-            names += ["critic_loss", *self._critic_diagnostic_names()]
-        for metric_name in names:
-            self._trackers[metric_name] = keras.metrics.Mean(name=metric_name)
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names()}
 
     def _critic_diagnostic_names(self) -> list[str]:
         """Returns the names of the extra values the critic loss reports."""
@@ -304,49 +299,102 @@ class GAN(keras.Model):
         gradients = tape.gradient(loss, variables)
         optimizer.apply(gradients, variables)
 
-    def critic_step(self, real: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Runs one critic update on a real batch; returns the objective's terms."""
+    # Hooks that the variants override.
+
+    @staticmethod
+    def real_samples(data) -> tf.Tensor:
+        """Returns the real samples of a batch, which is either samples or (samples, labels)."""
+        return data[0] if isinstance(data, (tuple, list)) else data
+
+    def fake_batch(self, data, seed: tf.Tensor, training: bool = True) -> tuple[tf.Tensor, dict]:
+        """Generates as many samples as the real batch; returns (fake, context for the losses)."""
+        noise = self.draw_noise(tf.shape(self.real_samples(data))[0], seed)
+        return self.generator(noise, training=training), {}
+
+    def critic_function(self, data):
+        """Returns the callable the objective evaluates on (packed) samples."""
+        del data
+        return self.critic
+
+    def extra_critic_terms(self, data, fake, context) -> dict[str, tf.Tensor]:
+        """Returns named float32 terms added to the critic loss (none in the base GAN)."""
+        return {}
+
+    def extra_generator_terms(self, data, fake, context) -> dict[str, tf.Tensor]:
+        """Returns named float32 terms added to the generator loss (none in the base GAN)."""
+        return {}
+
+    def critic_variables(self) -> list:
+        """Returns the variables the critic optimizer updates."""
+        return self.critic.trainable_variables
+
+    def generator_variables(self) -> list:
+        """Returns the variables the generator optimizer updates."""
+        return self.generator.trainable_variables
+
+    def metric_names(self) -> list[str]:
+        """Returns the names of the running means reported in the training logs."""
+        names = ["generator_loss"]
+        if self.critic is not None:
+            names += ["critic_loss", *self._critic_diagnostic_names()]
+        return names
+
+    # Steps.
+
+    def critic_step(self, data, seed: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Runs one critic update on a batch; returns the loss and its named terms."""
         replicas, _ = replica_info()
-        noise = self.draw_noise(tf.shape(real)[0], _fold(seed, _NOISE))
-        fake = self.generator(noise, training=True)
+        fake, context = self.fake_batch(data, _fold(seed, _NOISE))
+        real = self.real_samples(data)
 
         with tf.GradientTape() as tape:
-            terms = self.objective.critic_loss(
-                self.critic, self._critic_input(real), self._critic_input(fake),
+            terms = dict(self.objective.critic_loss(
+                self.critic_function(data), self._critic_input(real), self._critic_input(fake),
                 seed=_fold(seed, _PENALTY), loss_scale=self._loss_scale(self.d_optimizer),
-            )
+            ))
+            for name, value in self.extra_critic_terms(data, fake, context).items():
+                terms["loss"] = terms["loss"] + value
+                terms[name] = value
             scaled = self.d_optimizer.scale_loss(terms["loss"] / replicas)
-        self._apply(self.d_optimizer, tape, scaled, self.critic.trainable_variables)
+        self._apply(self.d_optimizer, tape, scaled, self.critic_variables())
         return terms
 
-    def generator_step(self, real: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        """Runs one generator update; returns the generator loss."""
+    def generator_step(self, data, seed: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Runs one generator update; returns {"loss": ..., plus named terms}."""
         replicas, _ = replica_info()
-        noise = self.draw_noise(tf.shape(real)[0], _fold(seed, _NOISE))
+        real = self.real_samples(data)
 
         with tf.GradientTape() as tape:
-            fake = self.generator(noise, training=True)
+            fake, context = self.fake_batch(data, _fold(seed, _NOISE))
             loss = tf.cast(
-                self.objective.generator_loss(self.critic, self._critic_input(real), self._critic_input(fake)),
+                self.objective.generator_loss(self.critic_function(data), self._critic_input(real),
+                                              self._critic_input(fake)),
                 tf.float32,
             )
-            scaled = self.g_optimizer.scale_loss(loss / replicas)
-        self._apply(self.g_optimizer, tape, scaled, self.generator.trainable_variables)
-        return loss
+            terms = {"loss": loss}
+            for name, value in self.extra_generator_terms(data, fake, context).items():
+                terms["loss"] = terms["loss"] + value
+                terms[name] = value
+            scaled = self.g_optimizer.scale_loss(terms["loss"] / replicas)
+        self._apply(self.g_optimizer, tape, scaled, self.generator_variables())
+        return terms
 
     def train_step(self, data):
-        real = data[0] if isinstance(data, (tuple, list)) else data
         step_seed = tf.identity(self.seed_state.value)
 
         if self.critic is not None:
             for index in range(self.critic_steps):
-                terms = self.critic_step(real, _fold(step_seed, index))
-            self._trackers["critic_loss"].update_state(terms["loss"])
-            for key in self._critic_diagnostic_names():
-                self._trackers[key].update_state(terms[key])
+                critic_terms = self.critic_step(data, _fold(step_seed, index))
+            self._trackers["critic_loss"].update_state(critic_terms["loss"])
+            for name, value in critic_terms.items():
+                if name != "loss" and name in self._trackers:
+                    self._trackers[name].update_state(value)
 
-        generator_loss = self.generator_step(real, _fold(step_seed, self.critic_steps))
-        self._trackers["generator_loss"].update_state(generator_loss)
+        generator_terms = self.generator_step(data, _fold(step_seed, self.critic_steps))
+        self._trackers["generator_loss"].update_state(generator_terms["loss"])
+        for name, value in generator_terms.items():
+            if name != "loss" and name in self._trackers:
+                self._trackers[name].update_state(value)
 
         self.seed_state.assign_add(tf.constant([0, 1], dtype=tf.int64))
         logs = {name: tracker.result() for name, tracker in self._trackers.items()}
@@ -364,6 +412,7 @@ class GAN(keras.Model):
     def fit(
         self,
         x: Any = None,
+        y: Any = None,
         *,
         batch_size: int = 64,
         epochs: int = 1,
@@ -377,9 +426,8 @@ class GAN(keras.Model):
         Arrays: each pass over the data is a fresh permutation of the rows,
         chosen by the model's seed and the pass number, and the last short
         batch of a pass is dropped. The data order is thus a function of the
-        step count, so
-        `fit` on a model restored at step s continues exactly where the
-        original run was, and `epochs` counts from step 0 (a model at step s
+        step count, so `fit` on a model restored at step s continues exactly
+        where the original run was, and `epochs` counts from step 0 (a model at step s
         runs the remaining steps up to `epochs * steps_per_epoch`).
 
         Datasets (including distributed datasets): passed to keras.Model.fit
@@ -388,6 +436,7 @@ class GAN(keras.Model):
         Args:
           x: real samples [n, ...] or a dataset yielding batches (or
             (batch, label) pairs).
+          y: integer class labels [n] for arrays, used by `ConditionalGAN`.
           batch_size: samples per step, for arrays.
           epochs: number of epochs, counted from step 0 for arrays.
           steps_per_epoch: generator updates per epoch; for arrays the default
@@ -407,6 +456,15 @@ class GAN(keras.Model):
                                callbacks=callbacks, verbose=verbose, shuffle=False, **kwargs)
 
         real = _as_training_array(x, self.sample_shape)
+        arrays = (real,)
+        if y is not None:
+            labels = np.asarray(y)
+            if labels.dtype.kind not in "iu" or labels.shape != (real.shape[0],):
+                raise ValueError(
+                    f"`y` must be integer labels of shape [{real.shape[0]}] (one per sample), got "
+                    f"dtype {labels.dtype} and shape {list(labels.shape)}."
+                )
+            arrays = (real, labels.astype(np.int64))
         batch_size = _validation.as_int(batch_size, "batch_size", minimum=1)
         if batch_size % self.pack:
             raise ValueError(f"`batch_size` ({batch_size}) must be a multiple of pack ({self.pack}).")
@@ -431,29 +489,30 @@ class GAN(keras.Model):
         if remainder:
             # Finish the interrupted epoch first, so later epochs line up with
             # an uninterrupted run.
-            dataset = self._array_batches(real, batch_size, start)
+            dataset = self._array_batches(arrays, batch_size, start)
             history = super().fit(dataset, epochs=first_epoch + 1, initial_epoch=first_epoch,
                                   steps_per_epoch=per_epoch - remainder, callbacks=callbacks,
                                   verbose=verbose, shuffle=False, **kwargs)
             first_epoch += 1
         if first_epoch < epochs:
-            dataset = self._array_batches(real, batch_size, first_epoch * per_epoch)
+            dataset = self._array_batches(arrays, batch_size, first_epoch * per_epoch)
             history = super().fit(dataset, epochs=epochs, initial_epoch=first_epoch,
                                   steps_per_epoch=per_epoch, callbacks=callbacks,
                                   verbose=verbose, shuffle=False, **kwargs)
         return history
 
-    def _array_batches(self, real: np.ndarray, batch_size: int, start: int):
+    def _array_batches(self, arrays: tuple[np.ndarray, ...], batch_size: int, start: int):
         """Returns the endless dataset of batches from step `start` on.
 
         Step s belongs to pass e = s // (n // batch_size) over the data and is
         its batch i = s % (n // batch_size), which contains rows
         pi_e(i * batch_size), ..., where pi_e is
         the permutation `tf.random.experimental.index_shuffle` draws from a
-        seed derived from `initial_seed` and e.
+        seed derived from `initial_seed` and e. With several arrays (samples
+        and labels) every array contributes the same rows.
         """
-        data = tf.constant(real)
-        count = real.shape[0]
+        data = tuple(tf.constant(array) for array in arrays)
+        count = arrays[0].shape[0]
         base_seed = _fold(tf.constant([self.initial_seed, 0], tf.int64), _EXTRA)
 
         # Data epochs (passes over the rows) are independent of the Keras
@@ -467,7 +526,8 @@ class GAN(keras.Model):
             positions = position * batch_size + tf.range(batch_size, dtype=tf.int64)
             permutation_seed = tf.random.experimental.stateless_fold_in(base_seed, epoch)
             rows = tf.random.experimental.index_shuffle(positions, permutation_seed, count - 1)
-            return tf.gather(data, rows)
+            batch = tuple(tf.gather(array, rows) for array in data)
+            return batch if len(batch) > 1 else batch[0]
 
         steps = tf.data.Dataset.range(start, np.iinfo(np.int64).max)
         return steps.map(batch_for_step, num_parallel_calls=1, deterministic=True).prefetch(2)
