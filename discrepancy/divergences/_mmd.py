@@ -42,10 +42,10 @@ def _linear_terms(kernel, x, y):
     y1, y2 = y[: num_pairs * 2 : 2], y[1 : num_pairs * 2 : 2]
 
     def apply(a, b):
-        values = kernel.apply(a, b)
-        extra_axes = values.shape.rank - 1
-        if extra_axes:
-            values = tf.reduce_sum(values, axis=list(range(extra_axes)))
+        # example_ndims=1 puts the pairs after the kernel's batch axes, so a
+        # batched kernel (several bandwidths) gives [B, pairs], summed over B.
+        values = kernel.apply(a, b, example_ndims=1)
+        values = tf.reduce_sum(tf.reshape(values, [-1, tf.shape(a)[0]]), axis=0)
         return tf.cast(values, tf.float64)
 
     return apply(x1, x2) + apply(y1, y2) - apply(x1, y2) - apply(x2, y1)
