@@ -37,6 +37,9 @@ __all__ = [
     "as_float",
     "as_seed",
     "result_dtype",
+    "as_mean_covariance",
+    "as_gaussian_pair",
+    "symmetry_tolerance",
 ]
 
 _HALF_DTYPES = (tf.float16, tf.bfloat16)
@@ -313,3 +316,125 @@ def as_seed(seed: Any, name: str = "seed") -> tf.Tensor:
         return tf.constant([as_int(s, name) for s in seed], dtype=tf.int64)
     seed = as_int(seed, name, minimum=0)
     return tf.constant([seed % (2**31), seed // (2**31)], dtype=tf.int64)
+
+
+def _as_float_tensor(value: Any, name: str) -> tf.Tensor:
+    """Converts `value` to a float32 or float64 tensor under the module's dtype rules."""
+    tensor = _to_tensor(value, name)
+    if tensor.dtype in _HALF_DTYPES:
+        return tf.cast(tensor, tf.float32)
+    if tensor.dtype.is_integer or tensor.dtype == tf.bool:
+        return tf.cast(tensor, tf.float64)
+    if tensor.dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"`{name}` has dtype {tensor.dtype.name}; expected float32 or float64.")
+    return tensor
+
+
+def _check_finite_tensor(tensor: tf.Tensor, name: str) -> tf.Tensor:
+    """Raises ValueError on NaN or inf in eager mode; adds a run-time check in graphs."""
+    if not tf.executing_eagerly():
+        return tf.debugging.check_numerics(tensor, f"`{name}` contains NaN or inf values")
+    values = tensor.numpy()
+    finite = np.isfinite(values)
+    if not finite.all():
+        index = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise ValueError(
+            f"`{name}` contains {int((~finite).sum())} non-finite value(s) (NaN or inf); "
+            f"the first is {values[index]!r} at index {list(index)}."
+        )
+    return tensor
+
+
+def symmetry_tolerance(dtype: tf.DType) -> float:
+    """Returns the largest relative asymmetry accepted in a covariance: sqrt(machine epsilon)."""
+    return float(np.sqrt(np.finfo(dtype.as_numpy_dtype).eps))
+
+
+def as_mean_covariance(
+    mean: Any, covariance: Any, mean_name: str, covariance_name: str
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Validates the mean [d] and covariance [d, d] of a Gaussian; returns both in one dtype.
+
+    The covariance must be finite and symmetric within a relative tolerance of
+    sqrt(machine epsilon) of its dtype (about 3.5e-4 for float32 and 1.5e-8 for
+    float64) of its largest entry, so rounding in how it was computed passes
+    but a transposed or wrong matrix does not. It is returned as
+    (C + C^T) / 2, which changes it only at that rounding level. Positive
+    (semi-)definiteness is left to the caller, which learns it from the
+    factorisation it computes anyway.
+    """
+    mean = _as_float_tensor(mean, mean_name)
+    covariance = _as_float_tensor(covariance, covariance_name)
+
+    if mean.shape.rank is not None and mean.shape.rank != 1:
+        raise ValueError(
+            f"`{mean_name}` must be a vector of shape [num_features], got shape "
+            f"{mean.shape.as_list()}."
+        )
+    if covariance.shape.rank is not None and (
+        covariance.shape.rank != 2
+        or (covariance.shape[0] is not None and covariance.shape[1] is not None
+            and covariance.shape[0] != covariance.shape[1])
+    ):
+        raise ValueError(
+            f"`{covariance_name}` must be a square matrix of shape [num_features, "
+            f"num_features], got shape {covariance.shape.as_list()}."
+        )
+    num_features = mean.shape[0] if mean.shape.rank is not None else None
+    if num_features == 0:
+        raise ValueError(f"`{mean_name}` is empty; a Gaussian needs at least one feature.")
+    if (
+        num_features is not None
+        and covariance.shape.rank is not None
+        and covariance.shape[0] is not None
+        and covariance.shape[0] != num_features
+    ):
+        raise ValueError(
+            f"`{mean_name}` has shape {mean.shape.as_list()} but `{covariance_name}` has "
+            f"shape {covariance.shape.as_list()}; a mean of length d needs a d x d covariance."
+        )
+
+    dtype = result_dtype(mean, covariance)
+    mean = _check_finite_tensor(tf.cast(mean, dtype), mean_name)
+    covariance = _check_finite_tensor(tf.cast(covariance, dtype), covariance_name)
+
+    tolerance = symmetry_tolerance(dtype)
+    asymmetry = tf.reduce_max(tf.abs(covariance - tf.transpose(covariance)))
+    scale = tf.reduce_max(tf.abs(covariance))
+    if tf.executing_eagerly():
+        if float(asymmetry) > tolerance * float(scale):
+            raise ValueError(
+                f"`{covariance_name}` is not symmetric: max |C - C^T| = {float(asymmetry):.3g} "
+                f"against max |C| = {float(scale):.3g} (relative tolerance {tolerance:.2g}). "
+                "Pass a covariance matrix of shape [num_features, num_features], not a "
+                "cross-covariance or a transposed factor."
+            )
+    else:
+        check = tf.debugging.assert_less_equal(
+            asymmetry,
+            tf.cast(tolerance, dtype) * scale,
+            message=f"`{covariance_name}` is not symmetric within relative tolerance {tolerance:.2g}",
+        )
+        with tf.control_dependencies([check]):
+            covariance = tf.identity(covariance)
+    covariance = 0.5 * (covariance + tf.transpose(covariance))
+    return mean, covariance
+
+
+def as_gaussian_pair(
+    mean_p: Any, cov_p: Any, mean_q: Any, cov_q: Any
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Validates the parameters of two Gaussians P and Q in the same dimension.
+
+    If any of the four is float64 all become float64 (an upcast, never a downcast).
+    """
+    mean_p, cov_p = as_mean_covariance(mean_p, cov_p, "mean_p", "cov_p")
+    mean_q, cov_q = as_mean_covariance(mean_q, cov_q, "mean_q", "cov_q")
+    dp, dq = mean_p.shape[0], mean_q.shape[0]
+    if dp is not None and dq is not None and dp != dq:
+        raise ValueError(
+            f"P and Q must have the same number of features, got mean_p.shape={[dp]} and "
+            f"mean_q.shape={[dq]}."
+        )
+    dtype = result_dtype(mean_p, mean_q)
+    return tuple(tf.cast(t, dtype) for t in (mean_p, cov_p, mean_q, cov_q))

@@ -12,6 +12,7 @@ from discrepancy.divergences._mmd import MMDTestResult, mmd2, mmd_test
 from discrepancy.divergences._energy import energy_distance
 from discrepancy.divergences._estimate import estimate
 from discrepancy.divergences._knn import knn_kl
+from discrepancy.divergences._gaussian import frechet_distance, gaussian_kl
 
 __all__ = [
     "Estimate",
@@ -24,4 +25,6 @@ __all__ = [
     "MMDTestResult",
     "energy_distance",
     "knn_kl",
+    "gaussian_kl",
+    "frechet_distance",
 ]
