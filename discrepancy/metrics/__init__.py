@@ -4,8 +4,10 @@ from discrepancy.metrics._prdc import DensityCoverage, PrecisionRecall, density_
 from discrepancy.metrics._mode_coverage import ModeCoverage, mode_coverage
 from discrepancy.metrics._digits import DigitsClassifier
 from discrepancy.metrics._c2st import C2STResult, c2st
+from discrepancy.metrics._statistics import FeatureStatistics
 
 __all__: list[str] = [
+    "FeatureStatistics",
     "precision_recall",
     "PrecisionRecall",
     "density_coverage",
