@@ -1,5 +1,7 @@
 """GANs trained by minimising a discrepancy chosen from `discrepancy.divergences`."""
 
+from discrepancy.gans._callbacks import CheckpointCallback, EnergyCallback, MetricsCallback, SamplePlotCallback
+from discrepancy.gans._energy import EnergyMeter
 from discrepancy.gans._gan import GAN
 from discrepancy.gans._objectives import (
     EnergyObjective,
@@ -16,6 +18,11 @@ __all__: list[str] = [
     "ConditionalGAN",
     "InfoGAN",
     "VEEGAN",
+    "CheckpointCallback",
+    "EnergyCallback",
+    "EnergyMeter",
+    "MetricsCallback",
+    "SamplePlotCallback",
     "EnergyObjective",
     "FGANObjective",
     "MMDObjective",

@@ -187,8 +187,9 @@ class GAN(keras.Model):
           d_optimizer: critic optimizer; the same default if None.
           jit_compile: XLA-compile the train step. "auto" compiles it unless a
             distribution strategy with more than one replica is active (Keras
-            cannot XLA-compile a function that crosses replicas) or a layer
-            does not support XLA.
+            cannot XLA-compile a function that crosses replicas), the
+            objective cannot be compiled (Sinkhorn) or a layer does not
+            support XLA.
           **kwargs: passed to keras.Model.compile (for example run_eagerly).
         """
         g_optimizer = g_optimizer or keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9)
@@ -201,7 +202,7 @@ class GAN(keras.Model):
 
         if jit_compile == "auto":
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            jit_compile = replicas == 1
+            jit_compile = replicas == 1 and self.objective.supports_xla
         super().compile(optimizer=g_optimizer, jit_compile=jit_compile, auto_scale_loss=False, **kwargs)
 
         self._trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names()}

@@ -73,9 +73,12 @@ class Objective:
         energy distance or Sinkhorn on raw samples), so no critic steps run.
       needs_real_in_generator_loss: True when the generator loss compares
         generated samples with real ones directly.
+      supports_xla: False when the losses cannot run inside an XLA-compiled
+        train step.
     """
 
     name: str = "objective"
+    supports_xla: bool = True
     trains_critic: bool = True
     needs_real_in_generator_loss: bool = False
     lipschitz_critic: str | None = None
@@ -333,8 +336,11 @@ class EnergyObjective(_SampleDiscrepancyObjective):
 class SinkhornObjective(_SampleDiscrepancyObjective):
     """The debiased Sinkhorn divergence S_eps(P, Q) (Genevay, Peyre and Cuturi, AISTATS 2018).
 
-    S_eps = OT_eps(P, Q) - (OT_eps(P, P) + OT_eps(Q, Q)) / 2, differentiable in
-    the samples. Its cost per batch is that of the Sinkhorn iterations.
+    S_eps = OT_eps(P, Q) - (OT_eps(P, P) + OT_eps(Q, Q)) / 2 with the cost
+    |x - y|^2, differentiable in the samples (first derivatives only, so the
+    feature critic's penalty is taken on the feature norms, never through
+    S_eps). Its cost per batch is that of the Sinkhorn iterations, and the
+    train step runs without XLA.
 
     Args:
       epsilon: entropic regularisation, in units of the cost.
@@ -343,6 +349,9 @@ class SinkhornObjective(_SampleDiscrepancyObjective):
     """
 
     name = "sinkhorn"
+    # The Sinkhorn core reports non-convergence through tf.numpy_function,
+    # which XLA cannot compile.
+    supports_xla = False
 
     def __init__(self, *, epsilon: float = 0.1, on: str = "samples", penalty_weight: float = 1.0):
         super().__init__(on=on, penalty_weight=penalty_weight)

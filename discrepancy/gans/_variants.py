@@ -79,7 +79,9 @@ class ConditionalGAN(GAN):
                 raise ValueError("`sample_shape` is required when `generator` is None.")
             latent_dim = latent_dim or (16 if len(sample_shape) == 1 else 32)
             generator, _, _ = _networks.default_networks(sample_shape, latent_dim=latent_dim + self.num_classes)
-        if critic is None and sample_shape is not None:
+        if critic is None:
+            if sample_shape is None:
+                raise ValueError("`sample_shape` is required when `critic` is None.")
             outputs = projection_features if conditioning == "projection" else 1
             _, critic, _ = _networks.default_networks(sample_shape, critic_outputs=outputs)
 
@@ -261,7 +263,9 @@ class InfoGAN(GAN):
                 raise ValueError("`sample_shape` is required when `generator` is None.")
             latent_dim = latent_dim or (16 if len(sample_shape) == 1 else 32)
             generator, _, _ = _networks.default_networks(sample_shape, latent_dim=latent_dim + code_size)
-        if critic is None and sample_shape is not None:
+        if critic is None:
+            if sample_shape is None:
+                raise ValueError("`sample_shape` is required when `critic` is None.")
             _, critic, _ = _networks.default_networks(sample_shape, critic_outputs=features)
         if latent_dim is None:
             latent_dim = int(generator.input_shape[-1]) - code_size
