@@ -5,9 +5,12 @@ from discrepancy.metrics._mode_coverage import ModeCoverage, mode_coverage
 from discrepancy.metrics._digits import DigitsClassifier
 from discrepancy.metrics._c2st import C2STResult, c2st
 from discrepancy.metrics._statistics import FeatureStatistics
+from discrepancy.metrics._fid import FIDResult, fid
 
 __all__: list[str] = [
     "FeatureStatistics",
+    "fid",
+    "FIDResult",
     "precision_recall",
     "PrecisionRecall",
     "density_coverage",

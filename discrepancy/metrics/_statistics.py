@@ -353,7 +353,14 @@ class FeatureStatistics:
             `from_moments`.
         """
         path = os.fspath(path)
-        with np.load(path, allow_pickle=False) as contents:
+        contents = np.load(path, allow_pickle=False)
+        if not isinstance(contents, np.lib.npyio.NpzFile):
+            raise ValueError(
+                f"{path!r} contains a single array, not FeatureStatistics (a .npz file "
+                "written by FeatureStatistics.save). To use saved features, load them with "
+                "np.load and pass the array."
+            )
+        with contents:
             keys = set(contents.files)
             if {"mu", "sigma"} <= keys and "count" not in keys:
                 raise ValueError(
