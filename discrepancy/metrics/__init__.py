@@ -6,11 +6,14 @@ from discrepancy.metrics._digits import DigitsClassifier
 from discrepancy.metrics._c2st import C2STResult, c2st
 from discrepancy.metrics._statistics import FeatureStatistics
 from discrepancy.metrics._fid import FIDResult, fid
+from discrepancy.metrics._kid import KIDResult, kid
 
 __all__: list[str] = [
     "FeatureStatistics",
     "fid",
     "FIDResult",
+    "kid",
+    "KIDResult",
     "precision_recall",
     "PrecisionRecall",
     "density_coverage",
