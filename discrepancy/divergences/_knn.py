@@ -196,6 +196,26 @@ def _row_indices(size, offset):
     return offset + tf.range(size, dtype=tf.int32)
 
 
+def _smallest(values, k):
+    """Returns the k smallest values of each row, ascending, and their column indices."""
+    if values.dtype == tf.float32:
+        negated, indices = tf.math.top_k(-values, k=k, sorted=True)
+        return -negated, indices
+
+    # XLA's CPU top-k has a fast path for float32 only. For a [1024, 1029]
+    # float64 block it took about 350 ms against 26 ms for k rounds of
+    # argmin and masking (k = 5, measured on a shared 2-core CPU).
+    columns = tf.range(values.shape[1], dtype=tf.int32)[None, :]
+    infinity = tf.constant(np.inf, values.dtype)
+    smallest, indices = [], []
+    for _ in range(k):
+        index = tf.argmin(values, axis=1, output_type=tf.int32)
+        smallest.append(tf.reduce_min(values, axis=1))
+        indices.append(index)
+        values = tf.where(columns == index[:, None], infinity, values)
+    return tf.stack(smallest, axis=1), tf.stack(indices, axis=1)
+
+
 def _merge_smallest(best, candidates):
     """Keeps the k smallest of each row of concat(best [p, k], candidates [p, q])."""
     k = best.shape[1]
@@ -204,12 +224,12 @@ def _merge_smallest(best, candidates):
         # The k smallest values of a row lie in the k chunks with the smallest
         # minima (ties included: any k chunks of smallest minima hold k values
         # no larger than the k-th smallest). Selecting over those k chunks is
-        # cheaper than a top-k over the whole row.
+        # cheaper than a selection over the whole row.
         chunks = tf.reshape(candidates, [num_rows, width // _CHUNK_WIDTH, _CHUNK_WIDTH])
-        _, chosen = tf.math.top_k(-tf.reduce_min(chunks, axis=2), k=k)
+        _, chosen = _smallest(tf.reduce_min(chunks, axis=2), k)
         candidates = tf.reshape(tf.gather(chunks, chosen, batch_dims=1), [num_rows, k * _CHUNK_WIDTH])
-    negated, _ = tf.math.top_k(-tf.concat([best, candidates], axis=1), k=k, sorted=True)
-    return -negated
+    smallest, _ = _smallest(tf.concat([best, candidates], axis=1), k)
+    return smallest
 
 
 @tf.function(jit_compile=True)
