@@ -222,9 +222,8 @@ class _SampleDiscrepancyObjective(Objective):
 
     On raw samples the generator minimises D(real, fake) and no critic is
     trained. On features, the critic maps samples to features phi and
-    maximises D(phi(real), phi(fake)) minus a gradient penalty on the
-    feature map's norm-1 directions, and the generator minimises
-    D(phi(real), phi(fake)).
+    maximises D(phi(real), phi(fake)) minus a one-sided gradient penalty on
+    ||phi||, and the generator minimises D(phi(real), phi(fake)).
     """
 
     needs_real_in_generator_loss = True
@@ -243,9 +242,11 @@ class _SampleDiscrepancyObjective(Objective):
                                  _features(critic(fake, training=True)))
         terms = {"loss": -value, "estimate": value}
         if self.penalty_weight > 0:
-            # Keeps the feature map Lipschitz, so the critic cannot grow the
-            # discrepancy by scaling its features (Binkowski et al. 2018 use
-            # such a constraint for MMD GANs).
+            # Stops the critic from growing the discrepancy by scaling its
+            # features up: the gradient of ||phi|| is pushed below 1.
+            # NOTE: this bounds the feature norm's slope, which is weaker than
+            # a Lipschitz bound on phi itself; Binkowski et al. (2018) instead
+            # penalise the gradient of the MMD witness function.
             def feature_norm(samples, training=True):
                 return tf.norm(_features(critic(samples, training=training)), axis=1)
 
