@@ -167,7 +167,7 @@ def as_samples(
                 row, column = (int(v) for v in bad[0])
                 raise ValueError(
                     f"`{name}` contains {bad.shape[0]} non-finite value(s) (NaN or "
-                    f"inf); the first is {values[row, column]!r} at row {row}, "
+                    f"inf); the first is {float(values[row, column])!r} at row {row}, "
                     f"column {column}. Remove or impute those samples first."
                 )
         else:
@@ -219,7 +219,8 @@ def as_weights(value: Any, num_samples: int, name: str, dtype=tf.float64) -> tf.
 
     Weights must be one-dimensional, of length `num_samples`, finite,
     non-negative, not all zero, and sum to 1 within a relative tolerance
-    (1e-4 for float32 and narrower inputs, 1e-8 for float64). Accepted weights
+    (1e-8 for float64, 1e-4 for float32 and integers, 1e-3 for float16, whose
+    rounding alone moves a sum of normalised weights by up to 5e-4). Accepted weights
     are renormalised exactly in float64, so rounding in the caller's sum never
     makes a solver reject them.
     """
@@ -239,13 +240,13 @@ def as_weights(value: Any, num_samples: int, name: str, dtype=tf.float64) -> tf.
     if (array < 0).any():
         index = int(np.argmax(array < 0))
         raise ValueError(
-            f"`{name}` contains negative weight {array[index]!r} at index {index}; "
+            f"`{name}` contains negative weight {float(array[index])!r} at index {index}; "
             "weights must be non-negative."
         )
     total = float(np.sum(array, dtype=np.float64))
     if total <= 0:
         raise ValueError(f"`{name}` sums to {total!r}; at least one weight must be positive.")
-    tolerance = 1e-8 if array.dtype == np.float64 else 1e-4
+    tolerance = {np.dtype(np.float64): 1e-8, np.dtype(np.float16): 1e-3}.get(array.dtype, 1e-4)
     if abs(total - 1.0) > tolerance:
         raise ValueError(
             f"`{name}` sums to {total!r}, expected 1 (probability weights). If these "
