@@ -13,9 +13,9 @@ from discrepancy import _validation
 
 __all__ = ["mode_coverage", "ModeCoverage"]
 
-# Rows per chunk when assigning samples to modes: the work array is
-# [chunk, d] float64 for one mode at a time.
-_CHUNK_ROWS = 65536
+# Elements per chunk when assigning samples to modes: the work array is
+# [rows, d] float64 for one mode at a time, so this bounds it at 32 MiB.
+_CHUNK_ELEMENTS = 2**22
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,16 +100,17 @@ def mode_coverage(
     histogram with uniform target weights. PacGAN's published evaluation code
     uses a strict inequality (z < 3), which differs from this rule only for
     samples exactly on the threshold. For a mode in d dimensions, the
-    normalised distance of its own samples concentrates around sqrt(d), so a
-    threshold of 3 rejects most samples when d is large; raise the threshold
-    (for example to 10) for such data.
+    normalised distance of its own samples concentrates around sqrt(d). A
+    threshold of 3 therefore rejects most samples when d is large, so raise
+    the threshold (for example to 10) for such data.
 
-    Bias: none beyond sampling noise, but with few samples per mode, modes are
-    missed by chance: a mode of weight w receives no sample with probability
-    (1 - w)^n, and kl is biased upwards by about (K - 1) / (2 h) nats for h
-    high-quality samples when the generator matches the target.
+    Bias: with few samples per mode, modes are missed by chance, because a
+    mode of weight w receives no sample with probability (1 - w)^n. When the
+    generator matches the target, kl is biased upwards by about
+    (K - 1) / (2 h) nats for h high-quality samples.
 
-    Cost: O(n K d) time in float64 NumPy, memory O(n + chunk * d).
+    Cost: O(n K d) time in float64 NumPy, memory O(n + K d) plus a 32 MiB
+    work array.
 
     Args:
       samples: generated samples, shape [n, d], for known modes.
@@ -246,12 +247,13 @@ def _check_modes(samples, means, stds):
 
 def _nearest_modes(samples, means, stds):
     """Returns the nearest mode of each sample and its std-normalised distance."""
-    num_samples = samples.shape[0]
+    num_samples, num_features = samples.shape
     assignments = np.empty(num_samples, dtype=np.int64)
     distances = np.empty(num_samples, dtype=np.float64)
 
-    for start in range(0, num_samples, _CHUNK_ROWS):
-        chunk = samples[start : start + _CHUNK_ROWS]
+    chunk_rows = max(1, _CHUNK_ELEMENTS // num_features)
+    for start in range(0, num_samples, chunk_rows):
+        chunk = samples[start : start + chunk_rows]
         best = np.full(chunk.shape[0], np.inf)
         best_mode = np.zeros(chunk.shape[0], dtype=np.int64)
         # Direct differences, one mode at a time: exact enough to decide

@@ -1,4 +1,4 @@
-"""Tests for mode coverage on constructed samples with exact answers."""
+"""Tests for mode coverage on constructed samples with exact expected values."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from discrepancy.metrics import mode_coverage
+from discrepancy.metrics import _mode_coverage, mode_coverage
 
 NUM_MODES = 8
 STD = 0.05
@@ -117,8 +117,8 @@ def test_no_high_quality_samples():
 def test_labels_stacked_digits():
     rng = np.random.default_rng(1)
     num_classes = 1000
-    kept = rng.permutation(num_classes)[:873]
-    labels = np.concatenate([kept, rng.choice(kept, size=4000)])
+    kept_classes = rng.permutation(num_classes)[:873]
+    labels = np.concatenate([kept_classes, rng.choice(kept_classes, size=4000)])
     result = mode_coverage(labels=labels, num_modes=num_classes)
     assert result.modes_captured == 873
     assert result.high_quality_fraction == 1.0
@@ -138,6 +138,19 @@ def test_high_dimensional_modes():
     assert mode_coverage(samples, means=means, stds=1.0, threshold=15.0).modes_captured == 3
     with pytest.warns(RuntimeWarning):
         assert mode_coverage(samples, means=means, stds=1.0, threshold=3.0).modes_captured == 0
+
+
+def test_chunking_invariance(monkeypatch):
+    means = ring_means()
+    rng = np.random.default_rng(3)
+    samples = means[rng.integers(0, NUM_MODES, size=103)] + rng.normal(size=(103, 2)) * 0.1
+    whole = mode_coverage(samples, means=means, stds=STD)
+    # 10 elements per chunk: 5 two-feature samples, so 21 chunks, the last partial.
+    monkeypatch.setattr(_mode_coverage, "_CHUNK_ELEMENTS", 10)
+    chunked = mode_coverage(samples, means=means, stds=STD)
+    np.testing.assert_array_equal(chunked.assignments, whole.assignments)
+    np.testing.assert_array_equal(chunked.distances, whole.distances)
+    np.testing.assert_array_equal(chunked.histogram, whole.histogram)
 
 
 def test_bad_input():
