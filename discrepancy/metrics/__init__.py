@@ -7,6 +7,7 @@ from discrepancy.metrics._c2st import C2STResult, c2st
 from discrepancy.metrics._statistics import FeatureStatistics
 from discrepancy.metrics._fid import FIDResult, fid
 from discrepancy.metrics._kid import KIDResult, kid
+from discrepancy.metrics._features import InceptionFeatures
 
 __all__: list[str] = [
     "FeatureStatistics",
@@ -14,6 +15,7 @@ __all__: list[str] = [
     "FIDResult",
     "kid",
     "KIDResult",
+    "InceptionFeatures",
     "precision_recall",
     "PrecisionRecall",
     "density_coverage",
