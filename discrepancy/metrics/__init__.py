@@ -8,6 +8,7 @@ from discrepancy.metrics._statistics import FeatureStatistics
 from discrepancy.metrics._fid import FIDResult, fid
 from discrepancy.metrics._kid import KIDResult, kid
 from discrepancy.metrics._features import InceptionFeatures
+from discrepancy.metrics._classifier_score import ClassifierScore, classifier_score
 
 __all__: list[str] = [
     "FeatureStatistics",
@@ -16,6 +17,8 @@ __all__: list[str] = [
     "kid",
     "KIDResult",
     "InceptionFeatures",
+    "classifier_score",
+    "ClassifierScore",
     "precision_recall",
     "PrecisionRecall",
     "density_coverage",
