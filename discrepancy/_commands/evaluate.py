@@ -1,9 +1,10 @@
 """`discrepancy evaluate REAL FAKE`: sample-quality metrics of generated samples.
 
 REAL and FAKE are each an array file (`.npy`, `.npz`, `.csv`, one sample per
-row or one image per leading index) or a folder of PNG/JPEG images. Samples
-pass through a feature extractor (identity by default), then through the
-chosen metrics. Results go to stdout as `name: value` lines or one JSON
+row or one image per leading index), a folder of PNG/JPEG images, or, for
+FID only, a `.npz` file written by `FeatureStatistics.save`. Samples pass
+through a feature extractor (identity by default), then through the chosen
+metrics. Results go to stdout as `name: value` lines or one JSON
 object, and progress goes to stderr.
 """
 
@@ -20,8 +21,8 @@ import numpy as np
 
 from discrepancy import _validation
 
-METRICS = ("precision-recall", "density-coverage", "mode-coverage", "c2st")
-DEFAULT_METRICS = ("precision-recall", "density-coverage")
+METRICS = ("fid", "kid", "precision-recall", "density-coverage", "mode-coverage", "c2st")
+DEFAULT_METRICS = ("fid", "kid", "precision-recall", "density-coverage")
 FEATURES = ("identity", "digits")
 MODE_PRESETS = ("ring", "grid", "high-dim-ring")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -36,17 +37,20 @@ class LoadedSamples:
 
     Attributes:
       source: the path as given.
-      values: [n, d] vectors or [n, h, w] / [n, h, w, c] images.
+      values: [n, d] vectors or [n, h, w] / [n, h, w, c] images, or None for
+        a statistics file.
       value_range: (low, high) of image values; None for vectors.
+      statistics: the `FeatureStatistics` of a statistics file, else None.
     """
 
     source: str
-    values: np.ndarray
+    values: np.ndarray | None
     value_range: tuple[float, float] | None
+    statistics: Any = None
 
     @property
     def is_images(self) -> bool:
-        return self.values.ndim in (3, 4)
+        return self.values is not None and self.values.ndim in (3, 4)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -57,8 +61,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=(
             "Score generated samples FAKE against real samples REAL. Each is a .npy, .npz "
             "(PATH:KEY for one of several arrays) or .csv file with one sample per row, an "
-            "array of images [n, height, width] or [n, height, width, channels], or a folder "
-            "of .png/.jpg/.jpeg images (read in sorted name order, other files ignored)."
+            "array of images [n, height, width] or [n, height, width, channels], a folder "
+            "of .png/.jpg/.jpeg images (read in sorted name order, other files ignored), or, "
+            "for fid only, an .npz file written by FeatureStatistics.save."
         ),
     )
     parser.add_argument("real", help="real samples: an array file or an image folder")
@@ -113,7 +118,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--batch-size", type=int, default=256, help="images per forward pass of the feature extractor (default: 256)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of every random step, such as c2st's split (default: 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every random step: KID's subsets, c2st's split and weights (default: 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of name: value lines")
 
     parser.set_defaults(run=run)
@@ -136,9 +141,15 @@ def parse_value_range(text: str) -> tuple[float, float]:
     return low, high
 
 
-def parse_metrics(text: str | None, modes_known: bool) -> list[str]:
-    """Returns the requested metric names in order, without repeats."""
+def parse_metrics(text: str | None, modes_known: bool, statistics_source: str | None = None) -> list[str]:
+    """Returns the requested metric names in order, without repeats.
+
+    `statistics_source` names an input that is a statistics file, which only
+    FID can use; the default list is then FID alone.
+    """
     if text is None:
+        if statistics_source is not None:
+            return ["fid"]
         return list(DEFAULT_METRICS) + (["mode-coverage"] if modes_known else [])
     names = []
     for name in (part.strip() for part in text.split(",")):
@@ -149,6 +160,12 @@ def parse_metrics(text: str | None, modes_known: bool) -> list[str]:
             names.append(name)
     if not names:
         raise ValueError(f"--metrics names no metric; choose from {', '.join(METRICS)}.")
+    needs_samples = [name for name in names if name != "fid"]
+    if statistics_source is not None and needs_samples:
+        raise ValueError(
+            f"--metrics {needs_samples[0]} needs samples, but {statistics_source} is a "
+            "FeatureStatistics file, which only fid can use. Pass the features or images instead."
+        )
     return names
 
 
@@ -180,13 +197,26 @@ def read_image_folder(folder: Path, name: str) -> np.ndarray:
     return np.stack(images)
 
 
+def is_statistics_file(spec: str) -> bool:
+    """Returns whether `spec` is an `.npz` file of feature statistics (ours, or `mu` and `sigma`)."""
+    path = Path(spec)
+    if path.suffix.lower() != ".npz" or not path.is_file():
+        return False
+    with np.load(path, allow_pickle=False) as stored:
+        keys = set(stored.files)
+    return {"format_version", "count", "mean", "scatter"} <= keys or {"mu", "sigma"} <= keys
+
+
 def load_samples(spec: str, name: str, value_range: tuple[float, float]) -> LoadedSamples:
-    """Reads vectors or images from an array file or an image folder."""
+    """Reads vectors or images from an array file or an image folder, or a statistics file."""
     from discrepancy import _io
+    from discrepancy.metrics import FeatureStatistics
 
     path = Path(spec)
     if path.is_dir():
         return LoadedSamples(spec, read_image_folder(path, name), _EIGHT_BIT_RANGE)
+    if is_statistics_file(spec):
+        return LoadedSamples(spec, None, None, statistics=FeatureStatistics.load(path))
 
     values = _io.load_array(spec, name)
     if values.ndim not in (2, 3, 4):
@@ -201,6 +231,12 @@ def load_samples(spec: str, name: str, value_range: tuple[float, float]) -> Load
 
 
 def _describe(samples: LoadedSamples) -> str:
+    if samples.statistics is not None:
+        statistics = samples.statistics
+        return (
+            f"statistics of {statistics.count} samples with {statistics.num_features} features "
+            f"from {samples.source}"
+        )
     shape = "x".join(str(size) for size in samples.values.shape[1:])
     kind = "images" if samples.is_images else "vectors"
     return f"{samples.values.shape[0]} {kind} of shape {shape} from {samples.source}"
@@ -227,8 +263,14 @@ class FeatureExtractor:
             )
         return samples.values
 
-    def features(self, samples: LoadedSamples, name: str) -> np.ndarray:
-        """Returns features [n, d] of the samples."""
+    def features(self, samples: LoadedSamples, name: str):
+        """Returns features [n, d] of the samples, or the statistics of a statistics file as they are.
+
+        NOTE: a statistics file does not record which extractor produced it,
+        so the caller must make sure it matches --features.
+        """
+        if samples.statistics is not None:
+            return samples.statistics
         if self.name == "identity":
             values = samples.values
             if samples.is_images:
@@ -297,21 +339,29 @@ def load_modes(spec: str | None, threshold: float | None) -> KnownModes | None:
 
 def compute_metrics(
     names: list[str],
-    real_features: np.ndarray,
-    fake_features: np.ndarray,
+    real_features,
+    fake_features,
     *,
     fake_labels: tuple[np.ndarray, int] | None,
     modes: KnownModes | None,
     seed: int,
 ) -> tuple[dict[str, Any], Any]:
-    """Computes the named metrics; returns the values and the mode-coverage result (or None)."""
+    """Computes the named metrics; returns the values and the mode-coverage result (or None).
+
+    The features are [n, d] arrays, or `FeatureStatistics` for fid.
+    """
     from discrepancy import metrics
 
     values: dict[str, Any] = {}
     coverage = None
     for name in names:
         _progress(f"computing {name} ...")
-        if name == "precision-recall":
+        if name == "fid":
+            values["fid"] = metrics.fid(real_features, fake_features).value
+        elif name == "kid":
+            result = metrics.kid(real_features, fake_features, seed=seed)
+            values.update(kid=result.mean, kid_std=result.std)
+        elif name == "precision-recall":
             result = metrics.precision_recall(real=real_features, fake=fake_features)
             values.update(precision=result.precision, recall=result.recall)
         elif name == "density-coverage":
@@ -374,8 +424,8 @@ def _project_to_plane(means: np.ndarray, points: np.ndarray) -> tuple[np.ndarray
 def plot_mode_coverage(samples: np.ndarray, coverage, modes: KnownModes | None, path: Path) -> None:
     """Writes a PNG: generated samples over the modes (when means are known) and the mode histogram.
 
-    Samples of dimension above 2 are projected onto the two leading principal
-    axes of the mode means. Captured modes are drawn in green, missed ones in red.
+    Samples of other dimensions are mapped to the plane by `_project_to_plane`.
+    Captured modes are drawn in green, missed ones in red.
     """
     try:
         import matplotlib
@@ -424,20 +474,26 @@ def _format(value: Any) -> str:
     return str(value)
 
 
+def _count(features) -> int:
+    """Returns the number of samples behind an [n, d] array or a `FeatureStatistics`."""
+    return int(features.shape[0]) if isinstance(features, np.ndarray) else int(features.count)
+
+
 def run(args: argparse.Namespace) -> int:
     """Loads both inputs, extracts features, computes the metrics and prints them."""
     from discrepancy._commands.train import _json_ready
 
     value_range = parse_value_range(args.value_range)
     modes = load_modes(args.modes, args.threshold)
-    names = parse_metrics(args.metrics, modes is not None or args.features == "digits")
-    if args.plot is not None and "mode-coverage" not in names:
-        raise ValueError("--plot draws the mode-coverage result; add mode-coverage to --metrics.")
-
     real = load_samples(args.real, "REAL", value_range)
     fake = load_samples(args.fake, "FAKE", value_range)
     _progress(f"real: {_describe(real)}")
     _progress(f"fake: {_describe(fake)}")
+
+    statistics_source = next((item.source for item in (real, fake) if item.statistics is not None), None)
+    names = parse_metrics(args.metrics, modes is not None or args.features == "digits", statistics_source)
+    if args.plot is not None and "mode-coverage" not in names:
+        raise ValueError("--plot draws the mode-coverage result; add mode-coverage to --metrics.")
 
     extractor = FeatureExtractor(args.features, args.batch_size)
     _progress(f"extracting {args.features} features ...")
@@ -453,8 +509,8 @@ def run(args: argparse.Namespace) -> int:
         _progress(f"wrote {args.plot}")
 
     summary = {
-        "num_real": int(real_features.shape[0]),
-        "num_fake": int(fake_features.shape[0]),
+        "num_real": _count(real_features),
+        "num_fake": _count(fake_features),
         "features": args.features,
         **{key: value.item() if isinstance(value, np.generic) else value for key, value in values.items()},
     }

@@ -7,7 +7,16 @@ import pytest
 import tensorflow as tf
 
 from discrepancy import cli, datasets
-from discrepancy.metrics import DigitsClassifier, c2st, density_coverage, mode_coverage, precision_recall
+from discrepancy.metrics import (
+    DigitsClassifier,
+    FeatureStatistics,
+    c2st,
+    density_coverage,
+    fid,
+    kid,
+    mode_coverage,
+    precision_recall,
+)
 
 
 def run_json(capsys, arguments):
@@ -45,10 +54,13 @@ def test_vectors_match_direct_calls(capsys, ring_files):
     code, result = run_json(
         capsys,
         [str(folder / "real.npy"), str(folder / "fake.npy"), "--modes", "ring", "--seed", "3",
-         "--metrics", "precision-recall,density-coverage,mode-coverage,c2st"],
+         "--metrics", "fid,kid,precision-recall,density-coverage,mode-coverage,c2st"],
     )
     assert code == 0
 
+    expected_fid = fid(real, fake)
+    with pytest.warns(UserWarning, match="subset_size"):
+        expected_kid = kid(real, fake, seed=3)
     expected_pr = precision_recall(real=real, fake=fake)
     expected_dc = density_coverage(real=real, fake=fake)
     ring = datasets.ring(1, seed=0, dtype="float64")
@@ -58,6 +70,9 @@ def test_vectors_match_direct_calls(capsys, ring_files):
     assert result["num_real"] == 300
     assert result["num_fake"] == 200
     assert result["features"] == "identity"
+    assert result["fid"] == expected_fid.value
+    assert result["kid"] == expected_kid.mean
+    assert result["kid_std"] == expected_kid.std
     assert result["precision"] == expected_pr.precision
     assert result["recall"] == expected_pr.recall
     assert result["density"] == expected_dc.density
@@ -79,9 +94,12 @@ def test_text_output_lines(capsys, ring_files):
     assert code == 0
 
     lines = dict(line.split(": ", 1) for line in captured.out.strip().splitlines())
-    assert list(lines) == ["num_real", "num_fake", "features", "precision", "recall", "density", "coverage"]
+    assert list(lines) == [
+        "num_real", "num_fake", "features", "fid", "kid", "kid_std", "precision", "recall", "density", "coverage",
+    ]
     expected = precision_recall(real=real, fake=fake)
     # Text output prints 6 significant digits.
+    assert float(lines["fid"]) == pytest.approx(fid(real, fake).value, rel=1e-5)
     assert float(lines["precision"]) == pytest.approx(expected.precision, rel=1e-5)
     assert float(lines["recall"]) == pytest.approx(expected.recall, rel=1e-5)
     assert "computing precision-recall" in captured.err
@@ -108,6 +126,36 @@ def test_csv_and_npz_inputs(capsys, tmp_path, ring_files):
     expected = density_coverage(real=real.astype(np.float64), fake=fake)
     assert result["density"] == expected.density
     assert result["coverage"] == expected.coverage
+
+
+def test_statistics_file_for_fid(capsys, tmp_path, ring_files):
+    folder, real, fake = ring_files
+    FeatureStatistics.from_features(real).save(tmp_path / "real_statistics.npz")
+    code, result = run_json(capsys, [str(tmp_path / "real_statistics.npz"), str(folder / "fake.npy")])
+    assert code == 0
+    assert list(result) == ["num_real", "num_fake", "features", "fid"]
+    assert result["num_real"] == 300
+    # Saved float64 statistics reproduce the in-memory ones to rounding.
+    assert result["fid"] == pytest.approx(fid(real, fake).value, rel=1e-12, abs=1e-15)
+
+
+def test_statistics_file_other_metric(capsys, tmp_path, ring_files):
+    folder, real, _ = ring_files
+    FeatureStatistics.from_features(real).save(tmp_path / "real_statistics.npz")
+    code = cli.main(["evaluate", str(tmp_path / "real_statistics.npz"), str(folder / "fake.npy"),
+                     "--metrics", "fid,kid"])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_INVALID_INPUT
+    assert "only fid" in captured.err
+
+
+def test_mu_sigma_file_rejected(capsys, tmp_path, ring_files):
+    folder, _, _ = ring_files
+    np.savez(tmp_path / "other_tool.npz", mu=np.zeros(2), sigma=np.eye(2))
+    code = cli.main(["evaluate", str(tmp_path / "other_tool.npz"), str(folder / "fake.npy")])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_INVALID_INPUT
+    assert "from_moments" in captured.err
 
 
 def test_modes_file_and_threshold(capsys, tmp_path):
@@ -223,7 +271,7 @@ def test_plot_written(capsys, tmp_path, ring_files):
     plot = tmp_path / "plots" / "modes.png"
     plot.parent.mkdir()
     code = cli.main(["evaluate", str(folder / "real.npy"), str(folder / "fake.npy"), "--modes", "ring",
-                     "--plot", str(plot)])
+                     "--metrics", "mode-coverage", "--plot", str(plot)])
     capsys.readouterr()
     assert code == 0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -291,7 +339,7 @@ def test_bad_inputs_exit_3(capsys, tmp_path, ring_files):
     real_path = str(folder / "real.npy")
     cases = [
         ([real_path, str(tmp_path / "missing.npy")], "file not found"),
-        ([real_path, str(tmp_path / "three.npy")], "same number of features"),
+        ([real_path, str(tmp_path / "three.npy")], "features"),
         ([real_path, str(tmp_path / "flat.npy")], "[n, 1]"),
         ([str(tmp_path / "empty"), str(tmp_path / "empty")], "no .png"),
         ([str(tmp_path / "mixed"), str(tmp_path / "mixed")], "same"),
