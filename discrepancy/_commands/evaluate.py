@@ -3,8 +3,8 @@
 REAL and FAKE are each an array file (`.npy`, `.npz`, `.csv`, one sample per
 row or one image per leading index), a folder of PNG/JPEG images, or, for
 FID only, a `.npz` file written by `FeatureStatistics.save`. Samples pass
-through a feature extractor (identity by default), then through the chosen
-metrics. Results go to stdout as `name: value` lines or one JSON
+through a feature extractor (identity, the pretrained digits classifier,
+or Inception-v3 from a local weights file), then through the chosen metrics. Results go to stdout as `name: value` lines or one JSON
 object, and progress goes to stderr.
 """
 
@@ -21,9 +21,9 @@ import numpy as np
 
 from discrepancy import _validation
 
-METRICS = ("fid", "kid", "precision-recall", "density-coverage", "mode-coverage", "c2st")
+METRICS = ("fid", "kid", "precision-recall", "density-coverage", "mode-coverage", "c2st", "classifier-score")
 DEFAULT_METRICS = ("fid", "kid", "precision-recall", "density-coverage")
-FEATURES = ("identity", "digits")
+FEATURES = ("identity", "digits", "inception")
 MODE_PRESETS = ("ring", "grid", "high-dim-ring")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -74,7 +74,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=None,
         help=(
             f"comma-separated metrics from {', '.join(METRICS)} (default: "
-            f"{','.join(DEFAULT_METRICS)}, plus mode-coverage when modes are known)"
+            f"{','.join(DEFAULT_METRICS)}, plus mode-coverage when modes are known). "
+            "classifier-score is the Inception Score of FAKE from the digit classifier's "
+            "probabilities, so it needs --features digits"
         ),
     )
     parser.add_argument(
@@ -84,21 +86,39 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help=(
             "feature extractor: identity uses vectors as they are and flattens images after "
             "rescaling them to [0, 1] by their value range; "
-            "digits uses the pretrained 8x8 digit classifier, one digit per channel "
+            "digits uses the pretrained 8x8 digit classifier, one digit per channel; "
+            "inception uses Inception-v3 pool features from the weights in --weights "
             "(default: identity)"
         ),
     )
     parser.add_argument(
+        "--weights",
+        metavar="PATH",
+        help=(
+            "Inception-v3 weights file (Keras ImageNet weights without the top layer) for "
+            "--features inception; default: the DISCREPANCY_INCEPTION_WEIGHTS environment "
+            "variable. Nothing is downloaded."
+        ),
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=299,
+        help="side in pixels that images are resized to for --features inception (default: 299)",
+    )
+    parser.add_argument(
         "--value-range",
         default="0,1",
+        metavar="LOW,HIGH",
         help=(
-            "LOW,HIGH: the pixel values of background and full intensity in image arrays "
+            "the pixel values of background and full intensity in image arrays "
             "(default: 0,1; image folders are always read as 8-bit, 0,255)"
         ),
     )
 
     parser.add_argument(
         "--modes",
+        metavar="NAME_OR_PATH",
         help=(
             "known modes of the real data for mode-coverage: ring, grid or high-dim-ring "
             "(the discrepancy.datasets presets), or an .npz file with arrays `means` [K, d] "
@@ -113,10 +133,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "mode-coverage (default: 3 for ring, grid and .npz modes, 10 for high-dim-ring)"
         ),
     )
-    parser.add_argument("--plot", help="write a PNG of the generated samples over the known modes to this path")
+    parser.add_argument(
+        "--plot",
+        metavar="PATH",
+        help="write a PNG of the generated samples over the known modes, with the per-mode histogram, to PATH",
+    )
 
     parser.add_argument(
-        "--batch-size", type=int, default=256, help="images per forward pass of the feature extractor (default: 256)"
+        "--batch-size",
+        type=int,
+        help="images per forward pass of the feature extractor (default: 256 for digits, 50 for inception)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of every random step: KID's subsets, c2st's split and weights (default: 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of name: value lines")
@@ -243,22 +269,44 @@ def _describe(samples: LoadedSamples) -> str:
 
 
 class FeatureExtractor:
-    """Turns loaded samples into feature vectors, and class labels where a classifier exists."""
+    """Turns loaded samples into feature vectors, and class labels where a classifier exists.
 
-    def __init__(self, name: str, batch_size: int):
+    Args:
+      name: "identity", "digits" or "inception".
+      batch_size: images per forward pass, or None for the extractor's default.
+      weights_path: Inception-v3 weights file, or None for the environment variable.
+      image_size: side that Inception resizes images to.
+    """
+
+    def __init__(self, name: str, batch_size: int | None, weights_path: str | None = None, image_size: int = 299):
+        from discrepancy.metrics import _digits, _features
+
+        if weights_path is not None and name != "inception":
+            raise ValueError(f"--weights applies to --features inception, not {name}.")
+
         self.name = name
-        self.batch_size = _validation.as_int(batch_size, "--batch-size", minimum=1)
         self._classifier = None
+        self._network = None
         if name == "digits":
-            from discrepancy.metrics import DigitsClassifier
-
-            self._classifier = DigitsClassifier()
+            self._classifier = self._network = _digits.DigitsClassifier()
+            default_batch_size = _digits.DEFAULT_BATCH_SIZE
+        elif name == "inception":
+            try:
+                self._network = _features.InceptionFeatures(weights_path, image_size=image_size)
+            except FileNotFoundError as error:
+                # A missing weights file is invalid input, which exits with status 3.
+                raise ValueError(f"--weights: {error}") from None
+            default_batch_size = _features.DEFAULT_BATCH_SIZE
+        else:
+            default_batch_size = 1
+        chosen = default_batch_size if batch_size is None else batch_size
+        self.batch_size = _validation.as_int(chosen, "--batch-size", minimum=1)
 
     def _images_for_classifier(self, samples: LoadedSamples, name: str) -> np.ndarray:
         if not samples.is_images:
             raise ValueError(
-                f"{name}: --features {self.name} needs images, but {samples.source} contains vectors "
-                f"of shape {list(samples.values.shape)}. Save images as [n, 8, 8] or [n, 8, 8, "
+                f"{name}: --features {self.name} needs images, but {samples.source} contains "
+                f"{_describe(samples)}. Save images as [n, height, width] or [n, height, width, "
                 "channels], or use --features identity."
             )
         return samples.values
@@ -280,7 +328,7 @@ class FeatureExtractor:
                 values = (values.reshape(values.shape[0], -1).astype(np.float64) - low) / (high - low)
             return values
         images = self._images_for_classifier(samples, name)
-        return self._classifier.features(images, value_range=samples.value_range, batch_size=self.batch_size)
+        return self._network.features(images, value_range=samples.value_range, batch_size=self.batch_size)
 
     def labels(self, samples: LoadedSamples, name: str) -> tuple[np.ndarray, int] | None:
         """Returns (class labels, number of classes), or None without a classifier."""
@@ -290,6 +338,16 @@ class FeatureExtractor:
         labels = self._classifier.predict(images, value_range=samples.value_range, batch_size=self.batch_size)
         channels = 1 if images.ndim == 3 else images.shape[3]
         return labels, self._classifier.num_classes(channels)
+
+    def probabilities(self, samples: LoadedSamples, name: str) -> np.ndarray:
+        """Returns class probabilities [n, K] from the digit classifier."""
+        if self._classifier is None:
+            raise ValueError(
+                f"classifier-score needs class probabilities, which --features {self.name} does "
+                "not give (the Inception-v3 weights here have no top layer); use --features digits."
+            )
+        images = self._images_for_classifier(samples, name)
+        return self._classifier.probabilities(images, value_range=samples.value_range, batch_size=self.batch_size)
 
 
 @dataclasses.dataclass
@@ -343,6 +401,7 @@ def compute_metrics(
     fake_features,
     *,
     fake_labels: tuple[np.ndarray, int] | None,
+    fake_probabilities: np.ndarray | None,
     modes: KnownModes | None,
     seed: int,
 ) -> tuple[dict[str, Any], Any]:
@@ -370,6 +429,9 @@ def compute_metrics(
         elif name == "c2st":
             result = metrics.c2st(real_features, fake_features, seed=seed)
             values.update(c2st_accuracy=result.accuracy, c2st_p_value=result.p_value)
+        elif name == "classifier-score":
+            result = metrics.classifier_score(fake_probabilities)
+            values.update(classifier_score=result.mean, classifier_score_std=result.std)
         elif name == "mode-coverage":
             coverage = _mode_coverage(fake_features, fake_labels, modes)
             values.update(
@@ -495,14 +557,16 @@ def run(args: argparse.Namespace) -> int:
     if args.plot is not None and "mode-coverage" not in names:
         raise ValueError("--plot draws the mode-coverage result; add mode-coverage to --metrics.")
 
-    extractor = FeatureExtractor(args.features, args.batch_size)
+    extractor = FeatureExtractor(args.features, args.batch_size, args.weights, args.image_size)
     _progress(f"extracting {args.features} features ...")
     real_features = extractor.features(real, "REAL")
     fake_features = extractor.features(fake, "FAKE")
     fake_labels = extractor.labels(fake, "FAKE") if "mode-coverage" in names and modes is None else None
+    fake_probabilities = extractor.probabilities(fake, "FAKE") if "classifier-score" in names else None
 
     values, coverage = compute_metrics(
-        names, real_features, fake_features, fake_labels=fake_labels, modes=modes, seed=args.seed
+        names, real_features, fake_features, fake_labels=fake_labels, fake_probabilities=fake_probabilities,
+        modes=modes, seed=args.seed,
     )
     if args.plot is not None:
         plot_mode_coverage(fake_features, coverage, modes, Path(args.plot))

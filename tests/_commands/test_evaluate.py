@@ -10,7 +10,9 @@ from discrepancy import cli, datasets
 from discrepancy.metrics import (
     DigitsClassifier,
     FeatureStatistics,
+    InceptionFeatures,
     c2st,
+    classifier_score,
     density_coverage,
     fid,
     kid,
@@ -194,7 +196,7 @@ def test_digit_image_folders(capsys, tmp_path):
     code, result = run_json(
         capsys,
         [str(tmp_path / "real"), str(tmp_path / "fake"), "--features", "digits",
-         "--metrics", "precision-recall,mode-coverage"],
+         "--metrics", "precision-recall,mode-coverage,classifier-score"],
     )
     assert code == 0
 
@@ -204,6 +206,7 @@ def test_digit_image_folders(capsys, tmp_path):
     expected_pr = precision_recall(real=real_features, fake=fake_features)
     labels = classifier.predict(fake, value_range=(0, 255))
     expected_modes = mode_coverage(labels=labels, num_modes=1000)
+    expected_score = classifier_score(classifier.probabilities(fake, value_range=(0, 255)))
 
     assert result["num_real"] == 60
     assert result["num_fake"] == 40
@@ -212,6 +215,8 @@ def test_digit_image_folders(capsys, tmp_path):
     assert result["num_modes"] == 1000
     assert result["modes_captured"] == expected_modes.modes_captured
     assert result["mode_kl"] == expected_modes.kl
+    assert result["classifier_score"] == expected_score.mean
+    assert result["classifier_score_std"] == expected_score.std
 
 
 def test_grayscale_folder_identity(capsys, tmp_path):
@@ -245,6 +250,53 @@ def test_jpeg_folder(capsys, tmp_path):
     real = np.stack(decoded).reshape(20, -1).astype(np.float64) / 255.0
     expected = density_coverage(real=real, fake=images[:10].reshape(10, -1).astype(np.float64) / 255.0)
     assert result["density"] == expected.density
+
+
+@pytest.fixture(scope="module")
+def inception_weights(tmp_path_factory):
+    """Random Inception-v3 weights saved at the smallest input size, 75 x 75, so runs stay cheap."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    network = keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg", input_shape=(75, 75, 3))
+    path = tmp_path_factory.mktemp("inception") / "random.weights.h5"
+    network.save_weights(str(path))
+    return path
+
+
+def test_inception_features(capsys, tmp_path, inception_weights):
+    rng = np.random.default_rng(2)
+    real = rng.integers(0, 256, size=(12, 16, 16, 3), dtype=np.uint8)
+    fake = rng.integers(0, 256, size=(10, 16, 16, 3), dtype=np.uint8)
+    write_png_folder(tmp_path / "real", real)
+    write_png_folder(tmp_path / "fake", fake)
+
+    code, result = run_json(
+        capsys,
+        [str(tmp_path / "real"), str(tmp_path / "fake"), "--features", "inception", "--weights",
+         str(inception_weights), "--image-size", "75", "--metrics", "density-coverage"],
+    )
+    assert code == 0
+
+    extractor = InceptionFeatures(inception_weights, image_size=75)
+    expected = density_coverage(
+        real=extractor.features(real, value_range=(0, 255)), fake=extractor.features(fake, value_range=(0, 255))
+    )
+    assert result["features"] == "inception"
+    assert result["density"] == expected.density
+    assert result["coverage"] == expected.coverage
+
+
+def test_inception_weights_missing(capsys, monkeypatch, ring_files, tmp_path):
+    monkeypatch.delenv("DISCREPANCY_INCEPTION_WEIGHTS", raising=False)
+    images = np.zeros((4, 8, 8, 3), np.uint8)
+    write_png_folder(tmp_path / "images", images)
+    for extra in ([], ["--weights", str(tmp_path / "absent.h5")]):
+        code = cli.main(["evaluate", str(tmp_path / "images"), str(tmp_path / "images"), "--features", "inception",
+                         "--metrics", "density-coverage", *extra])
+        captured = capsys.readouterr()
+        assert code == cli.EXIT_INVALID_INPUT
+        assert "DISCREPANCY_INCEPTION_WEIGHTS" in captured.err
 
 
 def test_image_array_value_range(capsys, tmp_path):
@@ -314,6 +366,8 @@ def test_c2st_seed_repeatable(capsys, ring_files):
         (["--features", "digits"], "needs images"),
         (["--value-range", "1,0"], "--value-range"),
         (["--batch-size", "0"], "--batch-size"),
+        (["--metrics", "classifier-score"], "class probabilities"),
+        (["--features", "digits", "--weights", "inception.h5"], "--weights"),
     ],
 )
 def test_bad_options_exit_3(capsys, ring_files, extra, message):
