@@ -190,6 +190,12 @@ def test_cli_unknown_divergence(sample_files, capsys):
     assert_invalid([x_path, y_path, "--divergence", "mmd"], capsys, "`divergence` must be one of 'mmd2'")
 
 
+@pytest.mark.parametrize("names", ["", " , "])
+def test_cli_empty_divergence(sample_files, capsys, names):
+    _, _, x_path, y_path = sample_files
+    assert_invalid([x_path, y_path, "--divergence", names, "--json"], capsys, "names no divergence")
+
+
 def test_cli_unknown_option(sample_files, capsys):
     _, _, x_path, y_path = sample_files
     assert_invalid([x_path, y_path, "--option", "bandwith=2"], capsys, "Unknown option(s) for divergence='mmd2': bandwith")

@@ -65,6 +65,12 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.x is None) != (args.y is None):
         raise ValueError("pass both sample files X and Y, or neither to use the built-in example")
+    divergences = [name.strip() for name in args.divergence.split(",") if name.strip()]
+    if not divergences:
+        raise ValueError(
+            f"--divergence {args.divergence!r} names no divergence; pass one or more names "
+            "separated by commas, for example --divergence mmd2,energy"
+        )
     if args.x is None:
         x, y, source = example_samples()
     else:
@@ -75,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = shared_options.estimator_options(args)
     results = []
-    for divergence in [name.strip() for name in args.divergence.split(",") if name.strip()]:
+    for divergence in divergences:
         print(f"discrepancy estimate: computing {divergence} ...", file=sys.stderr)
         results.append(
             estimate(
