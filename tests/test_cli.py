@@ -245,6 +245,12 @@ def test_cli_usage_error(arguments, capsys):
     assert "usage: discrepancy" in capsys.readouterr().err
 
 
+def test_cli_bandwidth_message(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["estimate", "--bandwidth", "0.5,wide"])
+    assert "invalid bandwidth '0.5,wide'; pass a number" in capsys.readouterr().err
+
+
 def test_cli_module_help():
     environment = dict(os.environ, PYTHONPATH=str(REPOSITORY))
     completed = subprocess.run(

@@ -22,9 +22,16 @@ _ACCEPTS = {
 def _parse_bandwidth(text: str):
     if text in ("median", "multiscale"):
         return text
-    if "," in text:
-        return [float(value) for value in text.split(",")]
-    return float(text)
+    try:
+        if "," in text:
+            return [float(value) for value in text.split(",")]
+        return float(text)
+    except ValueError:
+        # argparse reports this message with exit status 2.
+        raise argparse.ArgumentTypeError(
+            f"invalid bandwidth {text!r}; pass a number, comma-separated numbers, "
+            "'median' or 'multiscale'"
+        ) from None
 
 
 def _parse_value(text: str):
