@@ -218,11 +218,11 @@ def as_weights(value: Any, num_samples: int, name: str, dtype=tf.float64) -> tf.
     """Validates per-sample probability weights; returns None when `value` is None.
 
     Weights must be one-dimensional, of length `num_samples`, finite,
-    non-negative, not all zero, and sum to 1 within a relative tolerance
-    (1e-8 for float64, 1e-4 for float32 and integers, 1e-3 for float16, whose
-    rounding alone moves a sum of normalised weights by up to 5e-4). Accepted weights
-    are renormalised exactly in float64, so rounding in the caller's sum never
-    makes a solver reject them.
+    non-negative, not all zero, and sum to 1 within a relative tolerance:
+    1e-8 for float64, 1e-4 for float32 and integers, and 1e-3 for float16,
+    whose rounding alone moves a sum of normalised weights by up to 5e-4.
+    Accepted weights are renormalised exactly in float64, so rounding in the
+    caller's sum never makes a solver reject them.
     """
     if value is None:
         return None
