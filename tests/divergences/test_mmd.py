@@ -304,17 +304,19 @@ def test_mmd2_float32_large_sum():
     np.testing.assert_allclose(value, expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", [1, 2, 7, 8, 9, 17])
-def test_mmd2_tile_remainders(n):
+def test_mmd2_tile_remainders(n, dtype):
     # tile_size=8 with n around it: padded last tiles, a single partial tile,
     # and several tiles with an off-diagonal pair.
-    x, y = samples(11, n=n, m=n + 3)
+    x, y = samples(11, n=n, m=n + 3, dtype=dtype)
     tile_size = 8
     biased = float(mmd2(x, y, bandwidth=1.3, estimator="biased", tile_size=tile_size))
-    np.testing.assert_allclose(biased, reference_gaussian_mmd2(x, y, 1.3, "biased"), rtol=1e-11)
+    np.testing.assert_allclose(biased, reference_gaussian_mmd2(x, y, 1.3, "biased"), rtol=tolerance(dtype))
     if n >= 2:
         unbiased = float(mmd2(x, y, bandwidth=1.3, tile_size=tile_size))
-        np.testing.assert_allclose(unbiased, reference_gaussian_mmd2(x, y, 1.3), rtol=1e-11, atol=1e-15)
+        expected = reference_gaussian_mmd2(x, y, 1.3)
+        np.testing.assert_allclose(unbiased, expected, rtol=tolerance(dtype), atol=1e-15)
 
 
 @pytest.mark.parametrize("tile_size", [8, 9, 16])
@@ -331,6 +333,16 @@ def test_mmd2_median_bandwidth():
     x, y = samples(13)
     bandwidth = median_bandwidth(x, y)
     np.testing.assert_allclose(float(mmd2(x, y)), reference_gaussian_mmd2(x, y, bandwidth), rtol=1e-11)
+
+
+@pytest.mark.parametrize("estimator", ["unbiased", "biased"])
+def test_mmd2_identical_points_fallback(estimator):
+    # Every distance is 0, so the median heuristic falls back to 1.0 with a
+    # warning, and both estimators are exactly 0 for any bandwidth.
+    x = np.full((4, 3), 0.7)
+    with pytest.warns(RuntimeWarning, match="using bandwidth 1.0"):
+        value = float(mmd2(x, x[:3], estimator=estimator))
+    assert value == 0.0
 
 
 def test_mmd2_multiscale_sum():
