@@ -51,7 +51,7 @@ class FeatureStatistics:
     Batches of any size arrive in any order through `update`, and whole sets
     combine through `merge`. The result equals the two-pass float64 mean and
     covariance of all samples to about 1e-12 relative whatever the batching.
-    This holds also for features with means around 1e4 and spread around
+    The same is true for features with means around 1e4 and spread around
     1e-2, because the running mean is kept relative to a shift (the mean of
     the first batch), so those offsets cancel exactly before any product.
 
@@ -100,10 +100,10 @@ class FeatureStatistics:
         memory; the result does not depend on `batch_size`.
         """
         batch_size = _validation.as_int(batch_size, "batch_size", minimum=1)
-        features = _as_batch(features, "features")
+        features = _validation.as_samples(_eager(features, "features"), "features", min_samples=0).numpy()
         statistics = cls(features.shape[1])
         for start in range(0, features.shape[0], batch_size):
-            statistics.update(features[start : start + batch_size])
+            statistics._add(features[start : start + batch_size].astype(np.float64))
         return statistics
 
     @classmethod
@@ -152,10 +152,15 @@ class FeatureStatistics:
           ValueError: a batch of the wrong rank or feature dimension, or with
             NaN or inf values.
         """
-        batch = _as_batch(batch, "batch")
+        batch = _validation.as_samples(_eager(batch, "batch"), "batch", min_samples=0)
         self._check_dimension(batch.shape[1], "batch")
+        self._add(np.asarray(batch.numpy(), dtype=np.float64))
+        return self
+
+    def _add(self, batch: np.ndarray) -> None:
+        """Merges a validated float64 batch [b, d] into the statistics."""
         if batch.shape[0] == 0:
-            return self
+            return
 
         if self._count == 0:
             self._shift = batch.mean(axis=0)
@@ -167,7 +172,6 @@ class FeatureStatistics:
         centred = shifted - batch_offset
         batch_scatter = centred.T @ centred
         self._merge_centred(batch.shape[0], batch_offset, batch_scatter)
-        return self
 
     def merge(self, other: "FeatureStatistics") -> "FeatureStatistics":
         """Adds the samples summarised by `other` (left unchanged) and returns self."""
@@ -407,13 +411,12 @@ class FeatureStatistics:
         return statistics
 
 
-def _as_batch(value: Any, name: str) -> np.ndarray:
-    """Validates a batch [b, d] and returns it as a float64 NumPy array."""
+def _eager(value: Any, name: str) -> Any:
+    """Rejects symbolic tensors, since the statistics accumulate eagerly on the host."""
     if isinstance(value, tf.Tensor) and not tf.executing_eagerly():
         raise TypeError(
             f"`{name}` is a symbolic tensor: FeatureStatistics accumulates eagerly on the "
             "host. Inside tf.function, use FeatureStatistics.batch_moments and "
             "reduce_replicas instead."
         )
-    tensor = _validation.as_samples(value, name, min_samples=0)
-    return np.asarray(tensor.numpy(), dtype=np.float64)
+    return value

@@ -377,3 +377,9 @@ def test_kl_rejects_singular_in_tf_function():
     compiled = tf.function(gaussian_kl)
     with pytest.raises(tf.errors.InvalidArgumentError, match="`cov_q` is not positive definite"):
         compiled(np.zeros(2), np.eye(2), np.zeros(2), np.diag([1.0, -1.0]))
+
+
+def test_frechet_rejects_indefinite_in_tf_function():
+    compiled = tf.function(fd)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="`cov_q` is not positive semi-definite"):
+        compiled(np.zeros(2), np.eye(2), np.zeros(2), np.diag([1.0, -0.5]))
