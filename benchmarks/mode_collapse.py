@@ -70,13 +70,15 @@ CONFIGS = {
     ]
 }
 
-# The papers' reported numbers (10 runs each), quoted for comparison.
+# Numbers reported by the papers (10 runs each), quoted for comparison:
+# Lin et al., "PacGAN", NeurIPS 2018, and Srivastava et al., "VEEGAN", NeurIPS 2017.
 PUBLISHED = [
-    ["grid", "GAN (PacGAN paper, table 3)", "17.3", "", "", "reported"],
-    ["grid", "PacGAN2-4 (PacGAN paper, table 3)", "23.8-24.8", "91-94 %", "0.04-0.13 (reverse KL)", "reported"],
-    ["grid", "VEEGAN (VEEGAN paper, table 1)", "24.6", "40 %", "", "reported"],
-    ["ring", "PacGAN2-4 (PacGAN paper, table 3)", "7.8-7.9", "", "", "reported"],
-    ["ring", "VEEGAN (VEEGAN paper, table 1)", "8", "52.9 %", "", "reported"],
+    ["grid", "GAN, as reported by PacGAN", "17.3", "", "", "reported"],
+    ["grid", "PacGAN2 to PacGAN4, as reported by PacGAN", "23.8-24.8", "91-94 %", "0.04-0.13 (reverse KL)",
+     "reported"],
+    ["grid", "VEEGAN, as reported by VEEGAN", "24.6", "40 %", "", "reported"],
+    ["ring", "PacGAN2 to PacGAN4, as reported by PacGAN", "7.8-7.9", "", "", "reported"],
+    ["ring", "VEEGAN, as reported by VEEGAN", "8", "52.9 %", "", "reported"],
 ]
 
 
@@ -145,6 +147,16 @@ def summarise(results: list[dict[str, Any]]) -> list[list[Any]]:
     return rows
 
 
+def load_results(path: Path) -> list[dict[str, Any]]:
+    """Returns the runs recorded in a results file, the latest one for each (dataset, config, seed)."""
+    latest = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            latest[(record["dataset"], record["config"], record["seed"])] = record
+    return list(latest.values())
+
+
 _HEADER = ["dataset", "configuration", "seeds", "modes (mean)", "seeds with all modes",
            "high quality (mean)", "KL (median)", "seeds passing", "time per run", "energy per run"]
 
@@ -197,9 +209,12 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(result), file=sys.stderr, flush=True)
 
             # Rewrite the report after every run, so an interrupted benchmark
-            # still leaves the runs it finished.
+            # still leaves the runs it finished. It covers every run in the
+            # results file, so separate invocations add up to one table.
             if not args.no_write:
-                write_report(results, sorted({name for _, name in plan}), command)
+                recorded = load_results(results_path)
+                write_report(recorded, sorted({r["config"] for r in recorded}),
+                             f"{command}`; the table covers every run recorded in `{results_path}")
 
     print(markdown_table(_HEADER, summarise(results)))
     return 0

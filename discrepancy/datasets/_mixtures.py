@@ -23,6 +23,7 @@ Sources of the presets:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Mapping
 
 import numpy as np
@@ -313,15 +314,22 @@ def high_dim_ring(
     )
 
 
+@functools.lru_cache(maxsize=4)
 def _orthonormal_embedding(dimension: int, mode_dimension: int) -> np.ndarray:
-    """Returns a fixed [dimension, mode_dimension] matrix with orthonormal columns."""
+    """Returns a fixed, read-only [dimension, mode_dimension] matrix with orthonormal columns.
+
+    It is cached because the QR factorisation of a 1200 x 700 matrix takes
+    seconds, and every call with the same sizes returns the same matrix.
+    """
     generator = np.random.default_rng(_EMBEDDING_SEED)
     gaussian = generator.standard_normal((dimension, mode_dimension))
     basis, upper = np.linalg.qr(gaussian)
 
     # Fix the sign of each column so the basis depends only on the seed, not
     # on the sign convention of the LAPACK routine behind np.linalg.qr.
-    return basis * np.sign(np.diag(upper))
+    basis = basis * np.sign(np.diag(upper))
+    basis.setflags(write=False)
+    return basis
 
 
 def _numpy_seed(seed: Any) -> int | None:

@@ -104,6 +104,12 @@ class GAN(keras.Model):
         self.critic_steps = _validation.as_int(critic_steps, "critic_steps", minimum=1)
         self.pack = _validation.as_int(pack, "pack", minimum=1)
         self.noise = _validation.check_option(noise, "noise", ("normal", "uniform"))
+        if self.pack > 1 and not self.objective.trains_critic:
+            raise ValueError(
+                f"pack={self.pack} packs the critic's inputs, but divergence "
+                f"{self.objective.name!r} on raw samples trains no critic; use pack=1, or the "
+                "feature-critic form (for example divergence='mmd-gan')."
+            )
         if latent_dim is not None:
             latent_dim = _validation.as_int(latent_dim, "latent_dim", minimum=1)
 
@@ -430,6 +436,9 @@ class GAN(keras.Model):
         step count, so `fit` on a model restored at step s continues exactly
         where the original run was, and `epochs` counts from step 0 (a model at step s
         runs the remaining steps up to `epochs * steps_per_epoch`).
+
+        Array samples are converted to float32, the dtype of the networks'
+        variables (float64 data lose precision beyond about 7 digits).
 
         Datasets (including distributed datasets): passed to keras.Model.fit
         as they are; exact resumption then depends on the dataset's own order.

@@ -360,6 +360,41 @@ class InfoGAN(GAN):
     def extra_networks(self):
         return {"discrepancy_head": self.discrepancy_head, "code_head": self.code_head}
 
+    def generate(self, num_samples: int, *, categories=None, continuous=None, seed: int = 0,
+                 batch_size: int = 1024) -> np.ndarray:
+        """Returns generated samples; codes not given are drawn from `seed` like in training.
+
+        Args:
+          num_samples: number of samples.
+          categories: categorical codes [num_samples] in [0, num_categories), or None.
+          continuous: continuous codes [num_samples, num_continuous], or None.
+          seed: seed of the noise and of the codes not given.
+          batch_size: samples per generator call.
+        """
+        num_samples = _validation.as_int(num_samples, "num_samples", minimum=1)
+        base = _validation.as_seed(seed)
+        drawn_categories, drawn_continuous = self.draw_codes(num_samples, _fold(base, _CODES))
+        if categories is None:
+            categories = drawn_categories.numpy()
+        categories = np.asarray(categories, dtype=np.int32)
+        if continuous is None:
+            continuous = drawn_continuous.numpy()
+        continuous = np.asarray(continuous, dtype=np.float32)
+        if categories.shape != (num_samples,) or continuous.shape != (num_samples, self.num_continuous):
+            raise ValueError(
+                f"`categories` must have shape [{num_samples}] and `continuous` shape "
+                f"[{num_samples}, {self.num_continuous}], got {list(categories.shape)} and "
+                f"{list(continuous.shape)}."
+            )
+
+        chunks = []
+        for start in range(0, num_samples, batch_size):
+            stop = min(num_samples, start + batch_size)
+            noise = self._noise_for_sampling(stop - start, _fold(base, start))
+            chunks.append(np.asarray(self.coded_generator(
+                noise, categories[start:stop], continuous[start:stop], training=False), np.float32))
+        return np.concatenate(chunks, axis=0)
+
     def predict_codes(self, samples) -> tuple[np.ndarray, np.ndarray]:
         """Returns Q's (categorical code probabilities [n, C], continuous code means [n, K])."""
         predicted = self.code_head(self._features(tf.convert_to_tensor(samples, tf.float32), training=False))

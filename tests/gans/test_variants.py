@@ -83,6 +83,10 @@ def test_info_gan_smoke():
     history = model.fit(RING.samples, batch_size=32, epochs=1, steps_per_epoch=2, verbose=0)
     finite_history(history)
     assert "information_penalty" in history.history
+    assert model.generate(7, seed=1).shape == (7, 2)
+    fixed = model.generate(3, categories=[0, 0, 0], continuous=np.zeros((3, 2)), seed=1)
+    np.testing.assert_array_equal(fixed, model.generate(3, categories=[0, 0, 0],
+                                                        continuous=np.zeros((3, 2)), seed=1))
     probabilities, means = model.predict_codes(RING.samples[:5])
     assert probabilities.shape == (5, 4)
     assert means.shape == (5, 2)
