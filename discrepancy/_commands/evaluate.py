@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from discrepancy import _validation
 
 METRICS = ("fid", "kid", "precision-recall", "density-coverage", "mode-coverage", "c2st", "classifier-score")
 DEFAULT_METRICS = ("fid", "kid", "precision-recall", "density-coverage")
@@ -177,6 +176,8 @@ def parse_metrics(text: str | None, modes_known: bool, statistics_source: str | 
         if statistics_source is not None:
             return ["fid"]
         return list(DEFAULT_METRICS) + (["mode-coverage"] if modes_known else [])
+    from discrepancy import _validation  # Imports TensorFlow, so only when a command runs.
+
     names = []
     for name in (part.strip() for part in text.split(",")):
         if not name:
@@ -300,6 +301,8 @@ class FeatureExtractor:
         else:
             default_batch_size = 1
         chosen = default_batch_size if batch_size is None else batch_size
+        from discrepancy import _validation
+
         self.batch_size = _validation.as_int(chosen, "--batch-size", minimum=1)
 
     def _images_for_classifier(self, samples: LoadedSamples, name: str) -> np.ndarray:
