@@ -120,7 +120,8 @@ def precision_recall(*, real, fake, k: int = 3, tile_size: int = _knn.DEFAULT_TI
     n = m = 50,000. No standard error is given: the values are deterministic
     given the samples; repeat on fresh samples for their spread.
 
-    Cost: (n^2 + m^2) d / 2 + n m d multiply-adds in tiles, memory
+    Cost: (n^2 + m^2 + n m) d multiply-adds in tiles (with half the n^2 and
+    m^2 terms for d >= 256), memory
     O(tile_size^2 + (n + m) d).
 
     Args:
@@ -186,7 +187,8 @@ def density_coverage(*, real, fake, k: int = 5, tile_size: int = _knn.DEFAULT_TI
     analysis), so coverage below 1 is expected even for a perfect model.
     No standard error is given; repeat on fresh samples for the spread.
 
-    Cost: n^2 d / 2 + n m d multiply-adds in tiles, memory
+    Cost: (n^2 + n m) d multiply-adds in tiles (half the n^2 term for
+    d >= 256), memory
     O(tile_size^2 + (n + m) d).
 
     Args:
