@@ -13,6 +13,7 @@ from discrepancy.divergences._energy import energy_distance
 from discrepancy.divergences._estimate import estimate
 from discrepancy.divergences._knn import knn_kl
 from discrepancy.divergences._gaussian import frechet_distance, gaussian_kl
+from discrepancy.divergences._f_divergences import FDivergence, f_divergence
 
 __all__ = [
     "Estimate",
@@ -27,4 +28,6 @@ __all__ = [
     "knn_kl",
     "gaussian_kl",
     "frechet_distance",
+    "FDivergence",
+    "f_divergence",
 ]
