@@ -22,6 +22,7 @@ where the covariances do (NumPy or TensorFlow float64 matrix products).
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -161,17 +162,22 @@ def main() -> None:
     if arguments.repeats != 3:
         command += f" --repeats {arguments.repeats}"
 
+    load_before = os.getloadavg()[0]
     real, fake = make_features()
     rows, parts = fid_rows(real, fake, arguments.repeats)
     eigen = eigensolver_rows(NUM_FEATURES, arguments.repeats)
     covariance = covariance_rows(real, arguments.repeats)
+    load_after = os.getloadavg()[0]
 
     body = "\n\n".join(
         [
             f"FID from {NUM_SAMPLES:,} x {NUM_FEATURES} float32 features per side, means and "
             "covariances included, median of "
             f"{arguments.repeats} runs. Relative error is measured against a float64 "
-            f"symmetric-eigen reference (FID = {parts['reference']:.10g}).",
+            f"symmetric-eigen reference (FID = {parts['reference']:.10g}). The 1-minute load "
+            f"average was {load_before:.1f} before and {load_after:.1f} after the run on "
+            f"{os.cpu_count()} cores; multi-threaded OpenBLAS slows down sharply when other "
+            "processes compete for the cores, so times from a loaded machine are noisy.",
             markdown_table(["method", "seconds", "speed-up", "FID", "relative error"], rows),
             f"Of our time, {parts['statistics']:.2f} s went to the float64 means and covariances "
             f"(FeatureStatistics) and {parts['distance']:.2f} s to the distance (two "

@@ -282,15 +282,16 @@ def frechet_distance(
     (not seen in testing) would also be set to 0, with a RuntimeWarning.
 
     The float64 eigendecompositions run in NumPy's LAPACK, which measured
-    several times faster than TensorFlow's `tf.linalg.eigh` at d = 2048 on
-    the 2-core CPU this was developed on. Inside `tf.function` the same
-    NumPy code runs through `tf.numpy_function`, so the result is not
-    differentiable: gradients with respect to the inputs are None. It runs on
-    the host CPU even when TensorFlow has a GPU.
+    1.3 to 4.8 times faster than TensorFlow's `tf.linalg.eigh` at d = 2048 on
+    a shared 2-core CPU (`benchmarks/fid.py`; the spread comes from the load
+    of other processes). Inside `tf.function` the same NumPy code runs
+    through `tf.numpy_function`, so the result is not differentiable:
+    gradients with respect to the inputs are None. It runs on the host CPU
+    even when TensorFlow has a GPU.
 
     Cost: two d x d eigendecompositions, one d x d matrix product and one
-    singular value decomposition, O(d^3) time (about 3 s at d = 2048 here) and
-    O(d^2) memory.
+    singular value decomposition, O(d^3) time and O(d^2) memory. Measured
+    times are in docs/benchmarks.md.
 
     Args:
       mean_p: mean of P (the real data), shape [d].
