@@ -87,7 +87,7 @@ def fd(mean_p, cov_p, mean_q, cov_q, **options):
 # --- frechet_distance: closed forms ------------------------------------------
 
 
-@pytest.mark.parametrize("d", [1, 2, 7, 64, 300])
+@pytest.mark.parametrize("d", [1, 2, 7, 64, 160])
 @pytest.mark.parametrize("condition", [1.0, 1e4, 1e8, 1e12])
 def test_frechet_transport_pair(d, condition):
     rng = np.random.default_rng(d)
@@ -162,18 +162,20 @@ def test_frechet_matches_eigen_reference(d):
     assert value == pytest.approx(expected, rel=1e-9)
 
 
-def test_frechet_large_dimension():
-    # One d = 2048 case, the size of Inception pool features.
-    rng = np.random.default_rng(2048)
-    cov_p, cov_q, exact = transport_pair(rng, 2048, 1e8, 1536)
-    value = float(fd(np.zeros(2048), cov_p, np.zeros(2048), cov_q))
-    assert abs(value - exact) <= 50 * 2048 * EPS64 * (np.trace(cov_p) + np.trace(cov_q))
+@pytest.mark.parametrize("d", [1024, pytest.param(2048, marks=pytest.mark.slow)])
+def test_frechet_large_dimension(d):
+    # d = 2048 is the size of Inception pool features; it takes minutes on a
+    # loaded 2-core machine, so the default run stops at 1024.
+    rng = np.random.default_rng(d)
+    cov_p, cov_q, exact = transport_pair(rng, d, 1e8, 3 * d // 4)
+    value = float(fd(np.zeros(d), cov_p, np.zeros(d), cov_q))
+    assert abs(value - exact) <= 50 * d * EPS64 * (np.trace(cov_p) + np.trace(cov_q))
 
 
 # --- frechet_distance: identities ---------------------------------------------
 
 
-@pytest.mark.parametrize("d", [1, 2, 17, 200])
+@pytest.mark.parametrize("d", [1, 2, 17, 128])
 @pytest.mark.parametrize("condition", [1.0, 1e6, 1e12, 1e16])
 def test_frechet_self_is_zero(d, condition):
     rng = np.random.default_rng(7)
