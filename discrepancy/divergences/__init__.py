@@ -14,6 +14,9 @@ from discrepancy.divergences._estimate import estimate
 from discrepancy.divergences._knn import knn_kl
 from discrepancy.divergences._gaussian import frechet_distance, gaussian_kl
 from discrepancy.divergences._f_divergences import FDivergence, f_divergence
+from discrepancy.divergences._variational import classifier_divergence, variational_divergence
+from discrepancy.divergences._wasserstein import sliced_wasserstein, wasserstein
+from discrepancy.divergences._sinkhorn import sinkhorn_divergence
 
 __all__ = [
     "Estimate",
@@ -30,4 +33,9 @@ __all__ = [
     "frechet_distance",
     "FDivergence",
     "f_divergence",
+    "variational_divergence",
+    "classifier_divergence",
+    "wasserstein",
+    "sliced_wasserstein",
+    "sinkhorn_divergence",
 ]
