@@ -424,7 +424,7 @@ def _run_iterations(x64, y64, x_log_weights, y_log_weights, epsilon, epsilon_sta
 
     float32 samples iterate in float32. float64 samples first iterate in
     float32 as a warm start, through the annealing and until the errors
-    reach half of `tolerance` or stop shrinking (float32 potentials resolve
+    reach `tolerance` or stop shrinking (float32 potentials resolve
     marginal errors down to about 1e-7 x cost scale / epsilon). The float64
     iterations then continue from there without annealing. They run at
     least once, so the reported errors are float64 errors. A float64
@@ -446,7 +446,7 @@ def _run_iterations(x64, y64, x_log_weights, y_log_weights, epsilon, epsilon_sta
         tf.zeros_like(y_log_weights),
     )
 
-    def solve(solver_dtype, potentials, start, budget, stall_ratio, target=tolerance):
+    def solve(solver_dtype, potentials, start, budget, stall_ratio):
         def cast(value):
             return tf.cast(value, solver_dtype)
 
@@ -458,7 +458,7 @@ def _run_iterations(x64, y64, x_log_weights, y_log_weights, epsilon, epsilon_sta
             cast(epsilon),
             cast(start),
             cast(schedule["scaling"]),
-            target,
+            tolerance,
             tf.cast(budget, tf.int32),
             max_relaxation,
             stall_ratio,
@@ -477,15 +477,8 @@ def _run_iterations(x64, y64, x_log_weights, y_log_weights, epsilon, epsilon_sta
 
     in_float32_range = tf.logical_and(cost_scale > 1e-15, cost_scale < 1e15)
     warm_budget = tf.where(in_float32_range, max_iterations - 1, 0)
-    # Half the tolerance leaves a margin for the float32 rounding in the
-    # errors, so one float64 iteration usually confirms convergence.
     warm_potentials, warm_iterations, _, _ = solve(
-        tf.float32,
-        zeros,
-        epsilon_start,
-        warm_budget,
-        tf.constant(_WARM_START_STALL_RATIO, tf.float64),
-        target=0.5 * tolerance,
+        tf.float32, zeros, epsilon_start, warm_budget, tf.constant(_WARM_START_STALL_RATIO, tf.float64)
     )
     warm_potentials = tuple(tf.cast(potential, tf.float64) for potential in warm_potentials)
     start = tf.where(warm_iterations > 0, tf.constant(epsilon, tf.float64), epsilon_start)
