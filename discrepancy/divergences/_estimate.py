@@ -140,6 +140,13 @@ def _run_ipm(divergence, method, x, y, options, seed):
         options.setdefault("seed", seed if seed is not None else 0)
         statistic = lambda a, b: float(function(a, b, **options))  # noqa: E731
     elif divergence == "sinkhorn":
+        if "epsilon" not in options:
+            raise ValueError(
+                "divergence='sinkhorn' needs `epsilon`, the entropic regularisation in the "
+                "units of the cost |x - y|^p, because a good value depends on the data's "
+                "scale; try 0.01 times the largest squared distance (--epsilon on the "
+                "command line)."
+            )
         function = _module("_sinkhorn").sinkhorn_divergence
         statistic = lambda a, b: float(function(a, b, **options))  # noqa: E731
     elif divergence == "frechet":
