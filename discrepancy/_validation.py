@@ -29,6 +29,8 @@ import tensorflow as tf
 __all__ = [
     "as_samples",
     "as_sample_pair",
+    "static_num_features",
+    "scale_images",
     "as_weights",
     "check_same_dimension",
     "check_min_samples",
@@ -189,6 +191,41 @@ def as_sample_pair(x: Any, y: Any, *, min_samples: int = 1) -> tuple[tf.Tensor, 
         dtype = result_dtype(x, y)
         x, y = tf.cast(x, dtype), tf.cast(y, dtype)
     return x, y
+
+
+def scale_images(array: np.ndarray, value_range, name: str, examples: str) -> np.ndarray:
+    """Checks images against their declared value range and maps that range to [0, 1] in float32.
+
+    Out-of-range values are rejected, never clipped. `examples` lists typical
+    ranges for the caller's inputs and is shown in the error message.
+    """
+    if array.shape[0] == 0:
+        raise ValueError(f"`{name}` has no images; pass at least one.")
+
+    values = array.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError(f"`{name}` contains NaN or infinite values; remove those images first.")
+
+    low, high = value_range
+    smallest, largest = float(values.min()), float(values.max())
+    if smallest < low or largest > high:
+        raise ValueError(
+            f"`{name}` has values in [{smallest!r}, {largest!r}], outside value_range="
+            f"({low!r}, {high!r}). Pass the range the images were produced in, for example "
+            f"{examples}; out-of-range values are rejected, not clipped."
+        )
+    return ((values - low) / (high - low)).astype(np.float32)
+
+
+def static_num_features(samples: tf.Tensor, name: str = "x") -> int:
+    """Returns the feature dimension d of [n, d] samples, which must be known when traced."""
+    num_features = samples.shape[1]
+    if num_features is None:
+        raise ValueError(
+            f"`{name}` must have a known number of features when the function is traced; "
+            "give it a static second dimension."
+        )
+    return int(num_features)
 
 
 def check_min_samples(num_samples: int, minimum: int, name: str, why: str = "") -> None:

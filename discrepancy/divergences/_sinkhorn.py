@@ -47,7 +47,7 @@ import numpy as np
 import tensorflow as tf
 
 from discrepancy import _validation
-from discrepancy.divergences._wasserstein import _as_sample_pair, _as_sample_weights
+from discrepancy.divergences._wasserstein import _as_sample_weights
 
 __all__ = ["sinkhorn_divergence"]
 
@@ -640,7 +640,7 @@ def sinkhorn_divergence(
       overrelaxation in the Sinkhorn algorithm", Optimization Letters 16,
       2022.
     """
-    x, y = _as_sample_pair(x, y)
+    x, y = _validation.as_sample_pair(x, y)
     epsilon = _validation.as_float(epsilon, "epsilon", positive=True)
     p = _validation.as_float(p, "p")
     if not 1.0 <= p <= 2.0:
@@ -660,12 +660,7 @@ def sinkhorn_divergence(
     tile = _validation.as_int(tile_size, "tile_size", minimum=1)
     a = _as_sample_weights(x_weights, x, "x_weights")
     b = _as_sample_weights(y_weights, y, "y_weights")
-    num_features = x.shape[1]
-    if num_features is None:
-        raise ValueError(
-            "`x` must have a known number of features when the function is traced; "
-            "give it a static second dimension."
-        )
+    num_features = _validation.static_num_features(x)
 
     dtype = x.dtype
     n = tf.shape(x)[0]

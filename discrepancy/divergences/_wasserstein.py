@@ -65,15 +65,6 @@ def _as_power(p: Any, name: str = "p") -> float:
     return p
 
 
-def _as_sample_pair(x: Any, y: Any) -> tuple[tf.Tensor, tf.Tensor]:
-    """Validates x and y and casts both to their common result dtype."""
-    x = _validation.as_samples(x, "x")
-    y = _validation.as_samples(y, "y")
-    _validation.check_same_dimension(x, y)
-    dtype = _validation.result_dtype(x, y)
-    return tf.cast(x, dtype), tf.cast(y, dtype)
-
-
 def _as_sample_weights(weights: Any, samples: tf.Tensor, name: str) -> tf.Tensor | None:
     """Validates probability weights for `samples`; None means uniform."""
     if weights is None:
@@ -492,7 +483,7 @@ def wasserstein(
       distance of the empirical measure", Probability Theory and Related
       Fields 162, 2015.
     """
-    x, y = _as_sample_pair(x, y)
+    x, y = _validation.as_sample_pair(x, y)
     p = _as_power(p)
     max_iterations = _validation.as_int(max_iterations, "max_iterations", minimum=1)
     a = _as_sample_weights(x_weights, x, "x_weights")
@@ -656,16 +647,11 @@ def sliced_wasserstein(
       Wasserstein barycenters of measures", Journal of Mathematical Imaging
       and Vision 51(1), 2015.
     """
-    x, y = _as_sample_pair(x, y)
+    x, y = _validation.as_sample_pair(x, y)
     p = _as_power(p)
     a = _as_sample_weights(x_weights, x, "x_weights")
     b = _as_sample_weights(y_weights, y, "y_weights")
-    num_features = x.shape[1]
-    if num_features is None:
-        raise ValueError(
-            "`x` must have a known number of features when the function is traced; "
-            "give it a static second dimension."
-        )
+    num_features = _validation.static_num_features(x)
 
     if projections is None:
         if num_projections is None:
