@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from scipy import special
 
 from discrepancy import _validation
+from discrepancy.metrics._results import MeanStdResult
 
 __all__ = ["classifier_score", "ClassifierScore"]
 
@@ -16,12 +17,7 @@ __all__ = ["classifier_score", "ClassifierScore"]
 _ROW_SUM_TOLERANCE = 1e-3
 
 
-class _ScorePair(NamedTuple):
-    mean: float
-    std: float
-
-
-class ClassifierScore(_ScorePair):
+class ClassifierScore(MeanStdResult):
     """Classifier score over splits; unpacks as (mean, std), and `float(result)` is the mean.
 
     Attributes:
@@ -33,15 +29,6 @@ class ClassifierScore(_ScorePair):
       num_classes: number of classes K.
       splits: number of splits.
     """
-
-    def __new__(cls, mean, std, **attributes):
-        result = super().__new__(cls, float(mean), float(std))
-        for name, value in attributes.items():
-            setattr(result, name, value)
-        return result
-
-    def __float__(self) -> float:
-        return self.mean
 
     def __repr__(self) -> str:
         return (

@@ -180,22 +180,12 @@ def _check_images(images, name: str, value_range: tuple[float, float]) -> np.nda
             f"(one digit per channel), got shape {list(array.shape)}. Reshape flat 64-value "
             "rows with images.reshape(-1, 8, 8)."
         )
-    if array.shape[0] == 0:
-        raise ValueError(f"`{name}` has no images; pass at least one.")
-
-    values = array.astype(np.float64)
-    if not np.isfinite(values).all():
-        raise ValueError(f"`{name}` contains NaN or infinite values; remove those images first.")
-    low, high = value_range
-    smallest, largest = float(values.min()), float(values.max())
-    if smallest < low or largest > high:
-        raise ValueError(
-            f"`{name}` has values in [{smallest!r}, {largest!r}], outside value_range="
-            f"({low!r}, {high!r}). Pass the range the images were produced in (for example "
-            "(0, 16) for load_digits, (0, 1) for stacked_digits, (-1, 1) for a tanh "
-            "generator); out-of-range values are rejected, not clipped."
-        )
-    return ((values - low) / (high - low)).astype(np.float32)
+    return _validation.scale_images(
+        array,
+        value_range,
+        name,
+        "(0, 16) for load_digits, (0, 1) for stacked_digits or (-1, 1) for a tanh generator",
+    )
 
 
 class DigitsClassifier:

@@ -91,22 +91,9 @@ def _check_images(images: Any, name: str, value_range: tuple[float, float]) -> n
             f"`{name}` must have shape [n, height, width, 3] (RGB) or [n, height, width] / "
             f"[n, height, width, 1] (grayscale), got shape {list(array.shape)}.{hint}"
         )
-    if array.shape[0] == 0:
-        raise ValueError(f"`{name}` has no images; pass at least one.")
-
-    values = array.astype(np.float64)
-    if not np.isfinite(values).all():
-        raise ValueError(f"`{name}` contains NaN or infinite values; remove those images first.")
-    low, high = value_range
-    smallest, largest = float(values.min()), float(values.max())
-    if smallest < low or largest > high:
-        raise ValueError(
-            f"`{name}` has values in [{smallest!r}, {largest!r}], outside value_range="
-            f"({low!r}, {high!r}). Pass the range the images were produced in, for example "
-            "(0, 255) for uint8 or (-1, 1) for a tanh generator; out-of-range values are "
-            "rejected, not clipped."
-        )
-    scaled = ((values - low) / (high - low)).astype(np.float32)
+    scaled = _validation.scale_images(
+        array, value_range, name, "(0, 255) for uint8 or (-1, 1) for a tanh generator"
+    )
     if scaled.shape[3] == 1:
         scaled = np.repeat(scaled, 3, axis=3)
     return scaled

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from discrepancy import _validation
+from discrepancy.metrics._results import MeanStdResult
 from discrepancy.divergences import _tiled
 from discrepancy.divergences._mmd import mmd2
 
 __all__ = ["kid", "KIDResult"]
 
 
-class _KIDPair(NamedTuple):
-    mean: float
-    std: float
-
-
-class KIDResult(_KIDPair):
+class KIDResult(MeanStdResult):
     """KID over random subsets; unpacks as (mean, std), and `float(result)` is the mean.
 
     Attributes:
@@ -35,15 +31,6 @@ class KIDResult(_KIDPair):
       num_subsets: number of subsets.
       seed: the seed of the subset draws.
     """
-
-    def __new__(cls, mean, std, **attributes):
-        result = super().__new__(cls, float(mean), float(std))
-        for name, value in attributes.items():
-            setattr(result, name, value)
-        return result
-
-    def __float__(self) -> float:
-        return self.mean
 
     def __repr__(self) -> str:
         return (
