@@ -162,8 +162,9 @@ def fid(
     the squared Frechet distance between Gaussians fitted to the real (r) and
     generated (g) features, with means and unbiased (ddof = 1) covariances
     accumulated in float64 by `FeatureStatistics` and the distance computed
-    by `discrepancy.divergences.frechet_distance`'s method (float64 symmetric
-    eigendecompositions, never complex, never NaN, never negative).
+    by `discrepancy.divergences.frechet_distance`'s method (float64 Cholesky
+    or symmetric eigen factors and one singular value decomposition, never
+    complex, never NaN, never negative).
 
     Bias: FID is a plug-in estimate and biased upwards. Its expectation over
     N generated samples is about FID_infinity + k / N for a constant k > 0
@@ -181,9 +182,10 @@ def fid(
     with its bias; estimate it by recomputing on disjoint subsets if needed.
 
     Cost: O((n + m) d^2) for the covariances (NumPy float64 matrix products)
-    and O(d^3) for two eigendecompositions and one singular value
-    decomposition; memory O(batch_size d + d^2). `infinity=True` adds one
-    covariance, eigendecomposition and SVD per subset size.
+    and O(d^3) for two Cholesky factorisations (eigendecompositions when a
+    covariance is singular) and one singular value decomposition; memory
+    O(batch_size d + d^2). `infinity=True` adds one covariance, factorisation
+    and SVD per subset size.
 
     Note that the Keras Inception-v3 weights differ from the 2015 graph used
     by the original FID code, so values computed on those features are not
