@@ -115,6 +115,15 @@ def _order_keys(values):
     return _flip_negative(tf.bitcast(values, integer_dtype))
 
 
+def _scatter_to_input_order(values, upstream):
+    """Returns the gradient of sorting each row of `values`: `upstream` moved back to input positions."""
+    order = _argsort_rows(values)
+    rows = tf.shape(values)[0]
+    row_index = tf.broadcast_to(tf.range(rows)[:, None], tf.shape(order))
+    positions = tf.stack([row_index, order], axis=-1)
+    return tf.scatter_nd(positions, upstream, tf.shape(values))
+
+
 @tf.custom_gradient
 def _sort_rows(values):
     """Sorts each row of `values` [L, k] exactly; the gradient follows the sort order.
@@ -127,11 +136,30 @@ def _sort_rows(values):
     sorted_values = tf.bitcast(_flip_negative(keys), values.dtype)
 
     def gradient(upstream):
-        order = _argsort_rows(values)
-        rows = tf.shape(values)[0]
-        row_index = tf.broadcast_to(tf.range(rows)[:, None], tf.shape(order))
-        positions = tf.stack([row_index, order], axis=-1)
-        return tf.scatter_nd(positions, upstream, tf.shape(values))
+        return _scatter_to_input_order(values, upstream)
+
+    return sorted_values, gradient
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _sort_rows_gradient(values, upstream):
+    """Compiles `_scatter_to_input_order` for the eager host sort."""
+    return _scatter_to_input_order(values, upstream)
+
+
+@tf.custom_gradient
+def _host_sort_rows(values):
+    """Sorts each row of an eager CPU tensor [L, k] with NumPy; the gradient follows the sort order.
+
+    NumPy 2 sorts float32 and float64 with vectorised (AVX2 or AVX-512)
+    quicksort, which measured about 5x faster than XLA's CPU sort on
+    200 x 10,000 values. The sorted values are exact either way, so only the
+    speed differs. Eager mode only: inside `tf.function` the XLA sort is used.
+    """
+    sorted_values = tf.constant(np.sort(values.numpy(), axis=1))
+
+    def gradient(upstream):
+        return _sort_rows_gradient(values, upstream)
 
     return sorted_values, gradient
 
@@ -224,15 +252,23 @@ def _power(distance, p: float):
     return distance**p
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _project_and_sort(samples, center, directions, weights):
-    """Projects centred samples on each direction; returns (sorted [L, k], float64 CDF).
+def _centred_projections(samples, center, directions):
+    """Returns <theta_l, x_i - center> as [L, k] in the dtype of the samples.
 
     Centring first (W_p is translation invariant) keeps the projections small
     where the data sit far from the origin. It is done in float64.
     """
     centred = tf.cast(tf.cast(samples, tf.float64) - center, samples.dtype)
-    projected = tf.matmul(directions, centred, transpose_b=True)
+    return tf.matmul(directions, centred, transpose_b=True)
+
+
+_project = tf.function(_centred_projections, jit_compile=True, reduce_retracing=True)
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _project_and_sort(samples, center, directions, weights):
+    """Projects centred samples on each direction; returns (sorted [L, k], float64 CDF)."""
+    projected = _centred_projections(samples, center, directions)
     return _sorted_values_and_cdf(projected, weights, tf.shape(projected)[1])
 
 
@@ -289,6 +325,32 @@ def _projected_costs(x, y, directions, x_weights, y_weights, p: float):
     center = tf.reduce_mean(tf.concat([tf.cast(x, tf.float64), tf.cast(y, tf.float64)], 0), 0)
     u_sorted, u_cdf = _project_and_sort(x, center, directions, x_weights)
     v_sorted, v_cdf = _project_and_sort(y, center, directions, y_weights)
+    return _costs_from_sorted(u_sorted, u_cdf, v_sorted, v_cdf, p)
+
+
+def _uses_host_sort(x, a, b) -> bool:
+    """Tells whether the eager NumPy sort applies: eager mode, uniform weights, tensors on a CPU."""
+    return (
+        tf.executing_eagerly()
+        and a is None
+        and b is None
+        and "GPU" not in x.device.upper()
+        and "TPU" not in x.device.upper()
+    )
+
+
+def _projected_costs_host_sort(x, y, directions, p: float):
+    """Returns the same float64 [L] costs as `_projected_costs`, sorting on the host with NumPy.
+
+    Projections and costs stay XLA programs; only the two sorts, about 90 %
+    of the compiled path's time at n = 10,000, move to NumPy.
+    """
+    center = tf.reduce_mean(tf.concat([tf.cast(x, tf.float64), tf.cast(y, tf.float64)], 0), 0)
+    u_sorted = _host_sort_rows(_project(x, center, directions))
+    v_sorted = _host_sort_rows(_project(y, center, directions))
+    n, m = u_sorted.shape[1], v_sorted.shape[1]
+    u_cdf = (tf.range(1, n + 1, dtype=tf.float64) / n)[None, :]
+    v_cdf = (tf.range(1, m + 1, dtype=tf.float64) / m)[None, :]
     return _costs_from_sorted(u_sorted, u_cdf, v_sorted, v_cdf, p)
 
 
@@ -612,8 +674,12 @@ def sliced_wasserstein(
     does not degrade with d.
 
     Cost: O(L (n + m) d) for the projections and O(L (n + m) log(n + m)) for
-    the sorts, O(L (n + m)) memory, no n x m matrix. Compiled with XLA and
-    differentiable in x and y (zero gradient where the value is 0).
+    the sorts, O(L (n + m)) memory, no n x m matrix. Projections and costs are
+    compiled with XLA. With uniform weights in eager mode on a CPU, the sorts
+    run in NumPy's vectorised sort (about 5x faster than XLA's CPU sort);
+    inside `tf.function`, with weights, or on a GPU they run in XLA. The
+    sorted values are exact either way. Differentiable in x and y (zero
+    gradient where the value is 0).
 
     Args:
       x: samples of P (real data), shape [n, d].
@@ -668,7 +734,10 @@ def sliced_wasserstein(
                 "of `projections`; pass only one of them."
             )
 
-    costs = _projected_costs(x, y, directions, a, b, p)
+    if _uses_host_sort(x, a, b):
+        costs = _projected_costs_host_sort(x, y, directions, p)
+    else:
+        costs = _projected_costs(x, y, directions, a, b, p)
     mean_cost = tf.reduce_mean(costs)
     value = tf.cast(_safe_root(mean_cost, p), x.dtype)
 
