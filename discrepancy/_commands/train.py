@@ -257,10 +257,14 @@ def _train(args: argparse.Namespace, settings: dict[str, Any], out: Path, starte
     try:
         model.fit(real, batch_size=settings["batch_size"], epochs=1, steps_per_epoch=settings["steps"],
                   callbacks=_fit_callbacks(args, settings, out, checkpoints), verbose=0)
+        training_seconds = time.monotonic() - fit_started
+        if model.step % args.checkpoint_every:
+            checkpoints.save(model)
     except (KeyboardInterrupt, SystemExit):
-        # The checkpoint callback saves on SIGINT and SIGTERM. An interrupt that
-        # reaches Python between two train-function calls is saved here, which
-        # is safe because each call updates the model's state as a whole.
+        # The checkpoint callback saves on SIGINT and SIGTERM during fit. An
+        # interrupt while its handlers are not installed (as fit starts or
+        # ends, or before the final save) is saved here. That is safe because
+        # each call of the train function updates the model as a whole.
         checkpoints.save(model)
         timing = {"wall": time.monotonic() - started, "training": time.monotonic() - fit_started}
         report = _report("interrupted", model, settings, out, {}, meter.stop(), timing, previous)
@@ -269,9 +273,6 @@ def _train(args: argparse.Namespace, settings: dict[str, Any], out: Path, starte
               f"checkpoint is in {out / run_folder.CHECKPOINTS_FOLDER}. Rerun the same command "
               "to resume.", file=sys.stderr)
         raise
-    training_seconds = time.monotonic() - fit_started
-    if model.step % args.checkpoint_every:
-        checkpoints.save(model)
 
     samples = model.generate(_NUM_EVALUATION_SAMPLES, seed=settings["seed"])
     metrics = _callbacks.mode_metrics(samples, modes) if modes is not None else {}
