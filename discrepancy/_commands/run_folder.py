@@ -44,7 +44,8 @@ RAW_SAMPLE_DIVERGENCES = ("mmd", "energy", "sinkhorn")
 # Defaults of the options that --data does not preset. The parser's defaults are
 # None, so that an option given on the command line can be distinguished from a default.
 GENERIC_DEFAULTS: dict[str, Any] = {
-    "data": "ring", "divergence": "gan", "seed": 0, "pack": 1, "steps": 2000, "critic_steps": 1, "batch_size": 128, "num_samples": 10000,
+    "data": "ring", "divergence": "gan", "seed": 0, "pack": 1, "steps": 2000, "critic_steps": 1,
+    "batch_size": 128, "num_samples": 10000,
     "learning_rate": 1e-3, "final_learning_rate": None,
 }
 

@@ -1,6 +1,7 @@
 """Tests of `discrepancy train`: run folder, summary, progress, rerun rules, interrupts and exit codes."""
 
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -202,6 +203,9 @@ def test_file_data_in_default_folder(tmp_path, capsys, monkeypatch):
     (["--steps", "0"], "--steps"),
     (["--learning-rate", "-1"], "--learning-rate"),
     (["--batch-size", "512"], "--batch-size"),
+    pytest.param(["--tensorboard"], "tensorboard package", id="tensorboard-missing",
+                 marks=pytest.mark.skipif(importlib.util.find_spec("tensorboard") is not None,
+                                          reason="tensorboard is installed")),
 ])
 def test_train_rejects_bad_options(tmp_path, capsys, arguments, message):
     code, _, stderr = train(capsys, "--out", str(tmp_path / "run"), "--quiet", *arguments)
