@@ -1,0 +1,80 @@
+"""Tests of the mode-collapse benchmark's plan and results file."""
+
+import json
+
+import pytest
+
+from discrepancy._bench import mode_collapse
+
+
+def test_quick_plan_covers_everything():
+    runs = mode_collapse.plan_runs("quick")
+    trained = [run for run in runs if run.method.name != mode_collapse.REFERENCE]
+    assert {run.method.name for run in trained} == set(mode_collapse.DEFAULT_METHODS)
+    assert {run.dataset for run in trained} == set(mode_collapse.DATASETS)
+    references = [run.dataset for run in runs if run.method.name == mode_collapse.REFERENCE]
+    assert references == list(mode_collapse.DATASETS)
+
+
+def test_plan_full_size():
+    runs = mode_collapse.plan_runs("full")
+    # 4 datasets x 11 methods x 10 seeds, plus one real-data reference per dataset.
+    assert len(runs) == 4 * 11 * 10 + 4
+    assert {run.num_eval_samples for run in runs if run.dataset == "stacked_digits"} == {26000}
+
+
+def test_plan_overrides():
+    runs = mode_collapse.plan_runs("quick", datasets=["grid"], methods=["kl", "pacgan2-long"],
+                                   seeds=2, first_seed=5, steps=7)
+    trained = [(run.method.name, run.seed, run.steps) for run in runs[1:]]
+    assert trained == [("kl", 5, 7), ("kl", 6, 7), ("pacgan2-long", 5, 7), ("pacgan2-long", 6, 7)]
+
+
+def test_plan_keeps_configured_steps():
+    runs = mode_collapse.plan_runs("quick", datasets=["ring"], methods=["pacgan2-long"])
+    assert runs[1].steps == 12000
+
+
+def test_run_key_depends_on_settings():
+    ring = mode_collapse.plan_runs("quick", datasets=["ring"], methods=["gan"])[1]
+    assert ring.key == mode_collapse.plan_runs("quick", datasets=["ring"], methods=["gan"])[1].key
+    assert ring.key != mode_collapse.plan_runs("quick", datasets=["ring"], methods=["gan"], steps=601)[1].key
+    assert ring.key != mode_collapse.plan_runs("full", datasets=["ring"], methods=["gan"], seeds=1)[1].key
+
+
+@pytest.mark.parametrize("option,value", [
+    ("datasets", ["moons"]),
+    ("methods", ["lsgan"]),
+])
+def test_plan_rejects_unknown_names(option, value):
+    with pytest.raises(ValueError, match=value[0]):
+        mode_collapse.plan_runs("quick", **{option: value})
+
+
+def test_append_and_load_results(tmp_path):
+    path = tmp_path / "folder" / "results.jsonl"
+    assert mode_collapse.load_results(path) == []
+
+    first = {"dataset": "ring", "method": "gan", "seed": 0, "fingerprint": "abc", "kl": 0.5}
+    second = {"dataset": "ring", "method": "gan", "seed": 1, "fingerprint": "abc", "kl": 0.25}
+    mode_collapse.append_result(path, first)
+    mode_collapse.append_result(path, second)
+
+    assert mode_collapse.load_results(path) == [first, second]
+    assert path.read_text().count("\n") == 2
+    assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
+    assert mode_collapse.record_key(second) == ("ring", "gan", 1, "abc")
+
+
+def test_append_rejects_nan(tmp_path):
+    record = {"dataset": "ring", "method": "gan", "seed": 0, "fingerprint": "abc", "kl": float("nan")}
+    with pytest.raises(ValueError):
+        mode_collapse.append_result(tmp_path / "results.jsonl", record)
+    assert not (tmp_path / "results.jsonl").exists()
+
+
+def test_load_rejects_foreign_records(tmp_path):
+    path = tmp_path / "results.jsonl"
+    path.write_text(json.dumps({"dataset": "ring"}) + "\n")
+    with pytest.raises(ValueError, match="line 1"):
+        mode_collapse.load_results(path)
