@@ -34,8 +34,9 @@ def make_checkpoint(model) -> tf.train.Checkpoint:
 
     It contains the generator's and critic's variables (including non-trainable
     state such as spectral-normalisation vectors), both optimizers (moments,
-    iteration counts and, under mixed precision, the dynamic loss scale) and
-    the seed state [seed, step]. Networks and optimizers are built first, so
+    iteration counts and, under mixed precision, the dynamic loss scale), the
+    seed state [seed, step] and, when the model keeps them, the averaged
+    generator weights. Networks and optimizers are built first, so
     a checkpoint can be restored into a freshly constructed model.
     """
     model.build_networks()
@@ -49,6 +50,8 @@ def make_checkpoint(model) -> tf.train.Checkpoint:
         parts["d_optimizer"] = model.d_optimizer
     for name, network in getattr(model, "extra_networks", lambda: {})().items():
         parts[name] = list(network.variables)
+    if model.ema_weights:
+        parts["generator_ema"] = model.ema_weights
     return tf.train.Checkpoint(**parts)
 
 

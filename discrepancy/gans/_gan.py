@@ -16,6 +16,7 @@ the single-device step on the same global batch.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any, Sequence
 
@@ -74,6 +75,21 @@ class GAN(keras.Model):
         from the user's critic.
       noise: "normal" (N(0, I)) or "uniform" (U(-1, 1)) noise.
       seed: initial seed of the model's seed state; None draws one.
+      ema_decay: None, or a decay d in [0, 1) for an exponential moving
+        average (EMA) of the generator's weights, updated after every
+        generator step as a_t = d a_{t-1} + (1 - d) w_t, with a_0 the weights
+        at the start of training. `generate` then samples from the averaged
+        weights (`use_ema=False` gives the trained ones). The average damps
+        the oscillation of the generator around the game's equilibrium and
+        gives sharper samples (Yazici et al., "The unusual effectiveness of
+        averaging in GAN training", ICLR 2019). It costs one copy of the
+        generator's weights and one update of them per step, and it is
+        saved in checkpoints. A decay d averages over about 1 / (1 - d) steps.
+        NOTE: while the learning rate is large the average mixes weights far
+        apart and can sample worse than the trained weights (on the 25-mode
+        grid, 6 modes against 25 after 3000 of 12000 steps). It pays off
+        once the weights settle, for example at the end of a decaying
+        learning-rate schedule.
       name: model name.
 
     Training is `compile(g_optimizer=..., d_optimizer=...)` then
@@ -96,6 +112,7 @@ class GAN(keras.Model):
         pack: int = 1,
         noise: str = "normal",
         seed: int | None = None,
+        ema_decay: float | None = None,
         name: str = "gan",
         **kwargs,
     ):
@@ -112,6 +129,7 @@ class GAN(keras.Model):
             )
         if latent_dim is not None:
             latent_dim = _validation.as_int(latent_dim, "latent_dim", minimum=1)
+        self.ema_decay = _check_ema_decay(ema_decay)
 
         generator, critic, latent_dim, sample_shape = self._resolve_networks(
             generator, critic, latent_dim, sample_shape
@@ -139,6 +157,9 @@ class GAN(keras.Model):
         self.g_optimizer = None
         self.d_optimizer = None
         self._trackers: dict[str, keras.metrics.Mean] = {}
+
+        # Pairs (generator variable, its average), created by build_networks.
+        self._ema_pairs: list[tuple[Any, Any]] = []
 
     # Construction.
 
@@ -247,10 +268,65 @@ class GAN(keras.Model):
         self.g_optimizer.build(self.generator.trainable_variables)
         if self.critic is not None:
             self.d_optimizer.build(self.critic.trainable_variables)
+        self.build_ema()
 
         # Tells Keras not to build the model by calling it on a data batch,
         # which `call` (noise to samples) cannot take.
         self.built = True
+
+    def build_ema(self) -> None:
+        """Creates the averages of the generator's weights, each equal to its variable's value.
+
+        Does nothing without `ema_decay` or when the averages exist. The
+        generator must be built, so `build_networks` calls this last.
+        """
+        if self.ema_decay is None or self._ema_pairs:
+            return
+        for index, variable in enumerate(self.generator.variables):
+            # Integer state (for example a dropout seed) is not a weight.
+            if not np.issubdtype(np.dtype(variable.dtype), np.floating):
+                continue
+            average = self.add_weight(
+                shape=tuple(variable.shape),
+                dtype=variable.dtype,
+                initializer="zeros",
+                trainable=False,
+                aggregation="only_first_replica",
+                name=f"ema_{index}",
+            )
+            average.assign(variable.value)
+            self._ema_pairs.append((variable, average))
+
+    @property
+    def ema_weights(self) -> list:
+        """The averaged generator weights, in the order of `generator.variables` (floating ones only)."""
+        return [average for _, average in self._ema_pairs]
+
+    def _update_ema(self) -> None:
+        """Moves every average towards its generator variable: a <- d a + (1 - d) w."""
+        decay = self.ema_decay
+        for variable, average in self._ema_pairs:
+            average.assign(decay * average.value + (1.0 - decay) * variable.value)
+
+    @contextlib.contextmanager
+    def ema_weights_loaded(self):
+        """Loads the averaged weights into the generator for the `with` block, then restores its own.
+
+        Without `ema_decay` the block runs on the generator as it is. Do not
+        train inside the block.
+        """
+        if not self._ema_pairs:
+            yield self.generator
+            return
+
+        trained = [variable.numpy() for variable, _ in self._ema_pairs]
+        for variable, average in self._ema_pairs:
+            variable.assign(average.value)
+        try:
+            yield self.generator
+        finally:
+            for (variable, _), value in zip(self._ema_pairs, trained):
+                variable.assign(value)
 
     def call(self, noise, training=False):
         """Maps noise [b, latent_dim] to generated samples."""
@@ -268,20 +344,47 @@ class GAN(keras.Model):
                 return tf.random.stateless_uniform(shape, seed=draw_seed, minval=-1.0, maxval=1.0)
         return draw_replica_slice(draw, [batch_size, self.latent_dim], seed)
 
-    def generate(self, num_samples: int, *, seed: int = 0, batch_size: int = 1024) -> np.ndarray:
+    def generate(
+        self, num_samples: int, *, seed: int = 0, batch_size: int = 1024, use_ema: bool | None = None
+    ) -> np.ndarray:
         """Returns `num_samples` generated samples as a float32 NumPy array.
 
         The noise comes from `seed` alone, not from the training seed state,
         so sampling never changes training.
+
+        Args:
+          num_samples: number of samples.
+          seed: seed of the noise.
+          batch_size: samples per generator call.
+          use_ema: sample from the averaged weights (see `ema_decay`). None
+            uses them when the model keeps an average; True without one raises.
         """
         num_samples = _validation.as_int(num_samples, "num_samples", minimum=1)
         base = _validation.as_seed(seed)
+        use_ema = self._check_use_ema(use_ema)
+
         chunks = []
-        for start in range(0, num_samples, batch_size):
-            size = min(batch_size, num_samples - start)
-            noise = self._noise_for_sampling(size, _fold(base, start))
-            chunks.append(np.asarray(self.generator(noise, training=False), dtype=np.float32))
+        with self.ema_weights_loaded() if use_ema else contextlib.nullcontext():
+            for start in range(0, num_samples, batch_size):
+                size = min(batch_size, num_samples - start)
+                noise = self._noise_for_sampling(size, _fold(base, start))
+                chunks.append(np.asarray(self.generator(noise, training=False), dtype=np.float32))
         return np.concatenate(chunks, axis=0)
+
+    def _check_use_ema(self, use_ema: bool | None) -> bool:
+        """Resolves `use_ema` of the sampling methods to a bool."""
+        if use_ema is None:
+            return bool(self._ema_pairs)
+        if not isinstance(use_ema, (bool, np.bool_)):
+            raise TypeError(f"`use_ema` must be True, False or None, got {use_ema!r}.")
+        if use_ema and self.ema_decay is None:
+            raise ValueError(
+                "use_ema=True needs an average of the generator's weights, but the model was built "
+                "without one; construct it with ema_decay=0.999 (for example), or pass use_ema=False."
+            )
+        if use_ema and not self._ema_pairs:
+            raise ValueError("use_ema=True before training: call fit() (or build_networks()) first.")
+        return bool(use_ema)
 
     def _noise_for_sampling(self, size: int, seed: tf.Tensor) -> tf.Tensor:
         """Draws noise outside any replica context."""
@@ -398,6 +501,8 @@ class GAN(keras.Model):
                     self._trackers[name].update_state(value)
 
         generator_terms = self.generator_step(data, _fold(step_seed, self.critic_steps))
+        if self._ema_pairs:
+            self._update_ema()
         self._trackers["generator_loss"].update_state(generator_terms["loss"])
         for name, value in generator_terms.items():
             if name != "loss" and name in self._trackers:
@@ -552,7 +657,21 @@ class GAN(keras.Model):
             "noise": self.noise,
             "seed": self.initial_seed,
             "sample_shape": list(self.sample_shape),
+            "ema_decay": self.ema_decay,
         }
+
+
+def _check_ema_decay(ema_decay: Any) -> float | None:
+    """Validates `ema_decay`: None or a float in [0, 1)."""
+    if ema_decay is None:
+        return None
+    decay = _validation.as_float(ema_decay, "ema_decay")
+    if not 0.0 <= decay < 1.0:
+        raise ValueError(
+            f"`ema_decay` must be in [0, 1), got {ema_decay!r}; typical values are 0.99 to 0.9999 "
+            "(an average over about 1 / (1 - ema_decay) steps), or None for no average."
+        )
+    return decay
 
 
 def _input_shape(model) -> tuple | None:

@@ -15,15 +15,23 @@ __all__ = ["mlp_generator", "mlp_critic", "conv_generator", "conv_critic", "defa
 
 def mlp_generator(
     output_dim: int, *, latent_dim: int = 16, hidden_units: Sequence[int] = (128, 128, 128),
-    name: str = "generator",
+    batch_norm: bool = False, name: str = "generator",
 ) -> keras.Sequential:
     """Returns an MLP generator from noise [b, latent_dim] to vectors [b, output_dim].
 
     ReLU hidden layers and a linear output, as in the 2-D mixture experiments
     of VEEGAN and PacGAN (four layers of 400 units there; 128 is faster on a CPU).
+    With `batch_norm`, each hidden Dense layer (without bias) is followed by
+    batch normalisation before its ReLU, as in PacGAN's generator. Sampling
+    (`training=False`) then uses the moving statistics.
     """
     layers = [keras.Input(shape=(latent_dim,))]
-    layers += [keras.layers.Dense(units, activation="relu") for units in hidden_units]
+    for units in hidden_units:
+        if batch_norm:
+            layers += [keras.layers.Dense(units, use_bias=False), keras.layers.BatchNormalization(),
+                       keras.layers.ReLU()]
+        else:
+            layers.append(keras.layers.Dense(units, activation="relu"))
     layers.append(keras.layers.Dense(output_dim, dtype="float32"))
     return keras.Sequential(layers, name=name)
 

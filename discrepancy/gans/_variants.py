@@ -154,6 +154,7 @@ class ConditionalGAN(GAN):
         self.critic_function((fake, labels))(fake, training=False)
         self.g_optimizer.build(self.generator_variables())
         self.d_optimizer.build(self.critic_variables())
+        self.build_ema()
         self.built = True
 
     def extra_networks(self) -> dict[str, keras.layers.Layer]:
@@ -163,7 +164,10 @@ class ConditionalGAN(GAN):
         return {}
 
     def generate(self, num_samples: int, *, labels=None, seed: int = 0, batch_size: int = 1024) -> np.ndarray:
-        """Returns generated samples for `labels` ([num_samples] ints; uniform over classes if None)."""
+        """Returns generated samples for `labels` ([num_samples] ints; uniform over classes if None).
+
+        Samples come from the averaged generator weights when the model keeps them (`ema_decay`).
+        """
         num_samples = _validation.as_int(num_samples, "num_samples", minimum=1)
         if labels is None:
             labels = np.arange(num_samples) % self.num_classes
@@ -172,11 +176,12 @@ class ConditionalGAN(GAN):
             raise ValueError(f"`labels` must be {num_samples} integers in [0, {self.num_classes}).")
         base = _validation.as_seed(seed)
         chunks = []
-        for start in range(0, num_samples, batch_size):
-            size = min(batch_size, num_samples - start)
-            noise = self._noise_for_sampling(size, _fold(base, start))
-            chunks.append(np.asarray(
-                self.conditioned_generator(noise, labels[start:start + size], training=False), np.float32))
+        with self.ema_weights_loaded():
+            for start in range(0, num_samples, batch_size):
+                size = min(batch_size, num_samples - start)
+                noise = self._noise_for_sampling(size, _fold(base, start))
+                chunks.append(np.asarray(
+                    self.conditioned_generator(noise, labels[start:start + size], training=False), np.float32))
         return np.concatenate(chunks, axis=0)
 
     def per_class_mode_coverage(self, modes, *, samples_per_class: int = 500, seed: int = 0,
@@ -355,6 +360,7 @@ class InfoGAN(GAN):
         self.code_head(self._features(fake, training=False))
         self.g_optimizer.build(self.generator_variables())
         self.d_optimizer.build(self.critic_variables())
+        self.build_ema()
         self.built = True
 
     def extra_networks(self):
@@ -363,6 +369,8 @@ class InfoGAN(GAN):
     def generate(self, num_samples: int, *, categories=None, continuous=None, seed: int = 0,
                  batch_size: int = 1024) -> np.ndarray:
         """Returns generated samples; codes not given are drawn from `seed` like in training.
+
+        Samples come from the averaged generator weights when the model keeps them (`ema_decay`).
 
         Args:
           num_samples: number of samples.
@@ -388,11 +396,12 @@ class InfoGAN(GAN):
             )
 
         chunks = []
-        for start in range(0, num_samples, batch_size):
-            stop = min(num_samples, start + batch_size)
-            noise = self._noise_for_sampling(stop - start, _fold(base, start))
-            chunks.append(np.asarray(self.coded_generator(
-                noise, categories[start:stop], continuous[start:stop], training=False), np.float32))
+        with self.ema_weights_loaded():
+            for start in range(0, num_samples, batch_size):
+                stop = min(num_samples, start + batch_size)
+                noise = self._noise_for_sampling(stop - start, _fold(base, start))
+                chunks.append(np.asarray(self.coded_generator(
+                    noise, categories[start:stop], continuous[start:stop], training=False), np.float32))
         return np.concatenate(chunks, axis=0)
 
     def predict_codes(self, samples) -> tuple[np.ndarray, np.ndarray]:
@@ -513,6 +522,7 @@ class VEEGAN(GAN):
         self.critic(self.pairs(noise, fake), training=False)
         self.g_optimizer.build(self.generator_variables())
         self.d_optimizer.build(self.critic.trainable_variables)
+        self.build_ema()
         self.built = True
 
     def extra_networks(self):
