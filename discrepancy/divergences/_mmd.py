@@ -51,6 +51,16 @@ def _linear_terms(kernel, x, y):
     return apply(x1, x2) + apply(y1, y2) - apply(x1, y2) - apply(x2, y1)
 
 
+def _mmd2_from_sums(sum_xx, sum_yy, sum_xy, n, m, unbiased: bool):
+    """Returns MMD^2 from the three kernel sums (float64 tensors or NumPy scalars)."""
+    if unbiased:
+        return sum_xx / (n * (n - 1.0)) + sum_yy / (m * (m - 1.0)) - 2.0 * sum_xy / (n * m)
+    value = sum_xx / (n * n) + sum_yy / (m * m) - 2.0 * sum_xy / (n * m)
+    # The V-statistic is a squared norm in the RKHS, so a negative value is
+    # rounding (about -1e-16 when y is a permutation of x).
+    return tf.maximum(tf.cast(value, tf.float64), tf.zeros([], tf.float64))
+
+
 def _quadratic_mmd2(kernel, x, y, estimator, tile_size):
     """Returns MMD^2 in float64 from tiled kernel sums."""
     x, y = _tiled.center_pooled(kernel, x, y)
@@ -61,13 +71,7 @@ def _quadratic_mmd2(kernel, x, y, estimator, tile_size):
     sum_xx = _tiled.pair_sum(kernel, x, exclude_diagonal=unbiased, tile_size=tile_size)
     sum_yy = _tiled.pair_sum(kernel, y, exclude_diagonal=unbiased, tile_size=tile_size)
     sum_xy = _tiled.pair_sum(kernel, x, y, tile_size=tile_size)
-
-    if unbiased:
-        return sum_xx / (n * (n - 1.0)) + sum_yy / (m * (m - 1.0)) - 2.0 * sum_xy / (n * m)
-    value = sum_xx / (n * n) + sum_yy / (m * m) - 2.0 * sum_xy / (n * m)
-    # The V-statistic is a squared norm in the RKHS, so a negative value is
-    # rounding (about -1e-16 when y is a permutation of x).
-    return tf.maximum(value, tf.zeros([], tf.float64))
+    return _mmd2_from_sums(sum_xx, sum_yy, sum_xy, n, m, unbiased)
 
 
 def mmd2(
@@ -158,8 +162,6 @@ def mmd2_estimate_parts(x, y, kernel, bandwidth, estimator, tile_size, kernel_op
         standard_error = float(np.std(terms, ddof=1) / np.sqrt(terms.size)) if terms.size > 1 else None
         return float(np.mean(terms)), standard_error, diagnostics
 
-    value = float(_quadratic_mmd2(kernel, x, y, estimator, tile_size).numpy())
-
     centred_x, centred_y = _tiled.center_pooled(kernel, x, y)
     n, m = int(x.shape[0]), int(y.shape[0])
     unbiased = estimator == "unbiased"
@@ -167,6 +169,10 @@ def mmd2_estimate_parts(x, y, kernel, bandwidth, estimator, tile_size, kernel_op
     rows_yy = _tiled.pair_row_sums(kernel, centred_y, exclude_diagonal=unbiased, tile_size=tile_size).numpy()
     rows_xy = _tiled.pair_row_sums(kernel, centred_x, centred_y, tile_size=tile_size).numpy()
     rows_yx = _tiled.pair_row_sums(kernel, centred_y, centred_x, tile_size=tile_size).numpy()
+
+    # The row sums add up to the three kernel sums, so the value needs no
+    # further pass over the pairs.
+    value = float(_mmd2_from_sums(rows_xx.sum(), rows_yy.sum(), rows_xy.sum(), float(n), float(m), unbiased))
 
     g_x = rows_xx / max(n - 1, 1) - rows_xy / m
     g_y = rows_yy / max(m - 1, 1) - rows_yx / n
