@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
+import numpy as np
 
-__all__ = ["mlp_generator", "mlp_critic", "conv_generator", "conv_critic", "default_networks"]
+__all__ = ["mlp_generator", "mlp_image_generator", "mlp_critic", "conv_generator", "conv_critic", "default_networks"]
 
 
 def mlp_generator(
@@ -33,6 +34,26 @@ def mlp_generator(
         else:
             layers.append(keras.layers.Dense(units, activation="relu"))
     layers.append(keras.layers.Dense(output_dim, dtype="float32"))
+    return keras.Sequential(layers, name=name)
+
+
+def mlp_image_generator(
+    image_shape: Sequence[int] = (8, 8, 3), *, latent_dim: int = 32, hidden_units: Sequence[int] = (256, 256),
+    name: str = "generator",
+) -> keras.Sequential:
+    """Returns an MLP generator from noise [b, latent_dim] to images [b, *image_shape] in [0, 1].
+
+    ReLU hidden layers, then a Dense layer with a sigmoid for every pixel
+    value, reshaped to `image_shape`. For 8x8x3 stacked digits with the
+    default sizes a forward pass costs about 0.25 MFLOP per sample, against
+    about 3.4 MFLOP for `conv_generator` with 64 filters (multiply-adds
+    counted by hand), so it trains more steps in the same CPU time.
+    """
+    image_shape = tuple(int(side) for side in image_shape)
+    layers = [keras.Input(shape=(latent_dim,))]
+    layers += [keras.layers.Dense(units, activation="relu") for units in hidden_units]
+    layers.append(keras.layers.Dense(int(np.prod(image_shape)), activation="sigmoid", dtype="float32"))
+    layers.append(keras.layers.Reshape(image_shape, dtype="float32"))
     return keras.Sequential(layers, name=name)
 
 

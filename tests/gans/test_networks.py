@@ -26,3 +26,28 @@ def test_mlp_generator_batch_norm_output_shape():
 def test_mlp_generator_default_has_no_batch_norm():
     generator = _networks.mlp_generator(2)
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in generator.layers)
+
+
+def test_mlp_image_generator_shape_and_range():
+    generator = _networks.mlp_image_generator((8, 8, 3), latent_dim=5, hidden_units=(16,))
+    noise = np.random.default_rng(0).normal(size=(4, 5)).astype(np.float32) * 100.0
+    images = generator(noise).numpy()
+
+    assert images.shape == (4, 8, 8, 3)
+    assert images.dtype == np.float32
+    # The sigmoid bounds every pixel, even for large inputs.
+    assert images.min() >= 0.0
+    assert images.max() <= 1.0
+
+
+def test_mlp_image_generator_trains_in_gan():
+    from discrepancy import gans
+
+    generator = _networks.mlp_image_generator((4, 4, 2), latent_dim=3, hidden_units=(8,))
+    model = gans.GAN(generator, _networks.mlp_critic(hidden_units=(8,)), pack=2, seed=0)
+    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), jit_compile=False)
+    data = np.random.default_rng(1).uniform(size=(64, 4, 4, 2)).astype(np.float32)
+    model.fit(data, batch_size=16, epochs=1, steps_per_epoch=2, verbose=0)
+
+    assert model.sample_shape == (4, 4, 2)
+    assert model.generate(3, seed=0).shape == (3, 4, 4, 2)
