@@ -227,7 +227,7 @@ def _tile_quadratic_forms(kernel, a, b, a_count, b_count, exclude_diagonal, labe
 @tf.function(reduce_retracing=True)
 def _permutation_forms(kernel, pooled, labels, exclude_diagonal: bool, tile_size: int):
     """Returns (a_p^T K a_p for every labelling p, K 1) over the pooled samples, tiled."""
-    tiles, total, num_tiles = _tiled._to_tiles(pooled, tile_size)
+    tiles, total, num_tiles, _ = _tiled._to_tiles(pooled, tile_size)
     padding = num_tiles * tile_size - total
     label_tiles = tf.reshape(
         tf.pad(labels, [[0, 0], [0, padding]]), [tf.shape(labels)[0], num_tiles, tile_size]

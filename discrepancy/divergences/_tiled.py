@@ -96,12 +96,27 @@ def _tile_row_sums(pair, a, b, a_count, b_count, exclude_diagonal):
 
 
 def _to_tiles(samples: tf.Tensor, tile_size: int):
-    """Pads [n, d] samples to whole tiles; returns ([num_tiles, T, d], n, num_tiles)."""
+    """Pads [n, d] samples to whole tiles; returns ([num_tiles, T, d], n, num_tiles, max_tiles).
+
+    `max_tiles` is the number of tiles as a Python int when n is static, else
+    the tensor `num_tiles`. Loops over tiles pass it as `maximum_iterations`,
+    which XLA needs to differentiate a while loop inside a compiled program
+    (for example a GAN train step with an MMD loss).
+    """
     count = tf.shape(samples)[0]
     num_tiles = (count + tile_size - 1) // tile_size
     padding = num_tiles * tile_size - count
     padded = tf.pad(samples, [[0, padding], [0, 0]])
-    return tf.reshape(padded, [num_tiles, tile_size, tf.shape(samples)[1]]), count, num_tiles
+    tiles = tf.reshape(padded, [num_tiles, tile_size, tf.shape(samples)[1]])
+    static_count = samples.shape[0]
+    max_tiles = num_tiles if static_count is None else max(-(-static_count // tile_size), 1)
+    return tiles, count, num_tiles, max_tiles
+
+
+def _tile_pair(x, y, symmetric: bool, tile_size: int):
+    """Returns the tiles of x and of y (x again when symmetric), as two `_to_tiles` tuples."""
+    x_tiled = _to_tiles(x, tile_size)
+    return x_tiled, (x_tiled if symmetric else _to_tiles(y, tile_size))
 
 
 def _valid_count(total, tile_index, tile_size):
@@ -110,11 +125,9 @@ def _valid_count(total, tile_index, tile_size):
 
 @tf.function(reduce_retracing=True)
 def _pair_sum_loop(pair, x, y, symmetric: bool, exclude_diagonal: bool, tile_size: int):
-    x_tiles, n, num_x_tiles = _to_tiles(x, tile_size)
-    if symmetric:
-        y_tiles, m, num_y_tiles = x_tiles, n, num_x_tiles
-    else:
-        y_tiles, m, num_y_tiles = _to_tiles(y, tile_size)
+    (x_tiles, n, num_x_tiles, max_x_tiles), (y_tiles, m, num_y_tiles, max_y_tiles) = _tile_pair(
+        x, y, symmetric, tile_size
+    )
 
     def row_body(i, total):
         a = x_tiles[i]
@@ -139,22 +152,24 @@ def _pair_sum_loop(pair, x, y, symmetric: bool, exclude_diagonal: bool, tile_siz
             lambda j, _: j < num_y_tiles,
             column_body,
             [start, tf.constant(0.0, tf.float64)],
+            maximum_iterations=max_y_tiles,
         )
         return i + 1, total + row_total
 
     _, total = tf.while_loop(
-        lambda i, _: i < num_x_tiles, row_body, [tf.constant(0), tf.constant(0.0, tf.float64)]
+        lambda i, _: i < num_x_tiles,
+        row_body,
+        [tf.constant(0), tf.constant(0.0, tf.float64)],
+        maximum_iterations=max_x_tiles,
     )
     return total
 
 
 @tf.function(reduce_retracing=True)
 def _row_sums_loop(pair, x, y, symmetric: bool, exclude_diagonal: bool, tile_size: int):
-    x_tiles, n, num_x_tiles = _to_tiles(x, tile_size)
-    if symmetric:
-        y_tiles, m, num_y_tiles = x_tiles, n, num_x_tiles
-    else:
-        y_tiles, m, num_y_tiles = _to_tiles(y, tile_size)
+    (x_tiles, n, num_x_tiles, max_x_tiles), (y_tiles, m, num_y_tiles, max_y_tiles) = _tile_pair(
+        x, y, symmetric, tile_size
+    )
 
     rows = tf.TensorArray(tf.float64, size=num_x_tiles, element_shape=[tile_size])
 
@@ -172,10 +187,13 @@ def _row_sums_loop(pair, x, y, symmetric: bool, exclude_diagonal: bool, tile_siz
             lambda j, _: j < num_y_tiles,
             column_body,
             [tf.constant(0), tf.zeros([tile_size], tf.float64)],
+            maximum_iterations=max_y_tiles,
         )
         return i + 1, rows.write(i, row_sums)
 
-    _, rows = tf.while_loop(lambda i, _: i < num_x_tiles, row_body, [tf.constant(0), rows])
+    _, rows = tf.while_loop(
+        lambda i, _: i < num_x_tiles, row_body, [tf.constant(0), rows], maximum_iterations=max_x_tiles
+    )
     return tf.reshape(rows.stack(), [-1])[:n]
 
 
