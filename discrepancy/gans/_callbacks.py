@@ -39,7 +39,8 @@ def make_checkpoint(model) -> tf.train.Checkpoint:
     generator weights. Networks and optimizers are built first, so
     a checkpoint can be restored into a freshly constructed model.
     """
-    model.build_networks()
+    with model.distribute_strategy.scope():
+        model.build_networks()
     parts = {
         "generator": list(model.generator.variables),
         "g_optimizer": model.g_optimizer,

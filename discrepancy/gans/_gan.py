@@ -565,7 +565,12 @@ class GAN(keras.Model):
         """
         if self.g_optimizer is None:
             self.compile()
-        self.build_networks()
+
+        # Optimizer slots made here must belong to the model's strategy, so
+        # users need not call fit() inside strategy.scope().
+        with self.distribute_strategy.scope():
+            self.build_networks()
+
         if x is None or isinstance(x, (tf.data.Dataset, tf.distribute.DistributedDataset)):
             return super().fit(x, epochs=epochs, steps_per_epoch=steps_per_epoch,
                                callbacks=callbacks, verbose=verbose, shuffle=False, **kwargs)
