@@ -121,11 +121,8 @@ METHODS: dict[str, MethodConfig] = _methods(
     MethodConfig("wasserstein-gp", "Wasserstein-1, gradient penalty 10, 5 critic steps",
                  divergence="wasserstein", critic_steps=5, learning_rate=1e-4,
                  final_learning_rate=1e-5),
-    # NOTE: the MMD train step fails to compile with XLA at batch size 256
-    # ("XLA compilation requires a fixed tensor list size"), so it runs as
-    # a plain tf.function.
     MethodConfig("mmd", "MMD on raw samples, Gaussian kernels of bandwidths 0.25 to 4",
-                 divergence="mmd", jit_compile=False),
+                 divergence="mmd"),
     MethodConfig("sinkhorn", "Sinkhorn divergence on raw samples, epsilon 0.1",
                  divergence="sinkhorn"),
     MethodConfig("pacgan2", "PacGAN, GAN objective with pack=2", pack=2),
