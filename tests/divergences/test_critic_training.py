@@ -2,6 +2,7 @@
 
 import re
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -128,9 +129,29 @@ def test_default_critic_seeded_initial_weights():
 
 
 def test_default_critic_width_from_dimension():
-    assert default_critic(2).layers[0].units == 64
-    assert default_critic(20).layers[0].units == 160
+    def hidden_widths(critic):
+        return [layer.units for layer in critic.layers if isinstance(layer, keras.layers.Dense)][:-1]
+
+    assert hidden_widths(default_critic(2)) == [64, 64]
+    assert hidden_widths(default_critic(20)) == [160, 160]
     assert default_critic(20).output_shape == (None, 1)
+
+
+def test_default_critic_represents_quadratics():
+    # The skip connections alone give v(x) = a . x + b . x^2 + c exactly,
+    # the log density ratio of two Gaussians with diagonal covariances.
+    critic = default_critic(3, seed=0)
+    output = critic.layers[-1]
+    kernel, bias = output.get_weights()
+    linear, quadratic = np.array([0.5, -1.0, 2.0]), np.array([0.25, 0.0, -0.5])
+    kernel[:] = 0.0
+    kernel[-6:-3, 0] = linear
+    kernel[-3:, 0] = quadratic
+    output.set_weights([kernel, np.array([0.3], np.float32)])
+
+    x = np.random.default_rng(0).normal(size=(7, 3)).astype(np.float32)
+    expected = x @ linear + (x * x) @ quadratic + 0.3
+    np.testing.assert_allclose(critic(x).numpy()[:, 0], expected, rtol=1e-5, atol=1e-5)
 
 
 def test_seed_streams_reproducible_and_distinct():
