@@ -54,20 +54,12 @@ def training_data(dataset: str, seed: int) -> np.ndarray:
 def high_quality_threshold(dataset: str) -> float:
     """Returns the std-normalised distance within which a sample of a mixture is high quality.
 
-    3 for the ring and grid, as in PacGAN and VEEGAN. For high_dim_ring each
-    mode is a 700-D Gaussian, so a real sample's normalised distance to its
-    mean is chi-distributed with 700 degrees of freedom (about 26.5), and
-    VEEGAN's rule of 10 std would reject every real sample. The benchmark
-    uses the 0.999 quantile of that chi distribution instead (about 28.7),
-    which keeps 99.9 % of real samples and stays below half the distance
-    between neighbouring modes (30.9 std).
+    The dataset's own `high_quality_threshold`: 3 for the ring and grid, as
+    in PacGAN and VEEGAN, and for high_dim_ring the 0.999 quantile of a real
+    sample's normalised distance to its mean (about 28.7), because VEEGAN's
+    10 std would reject every real sample of this 700-D mixture.
     """
-    if dataset != "high_dim_ring":
-        return 3.0
-    from scipy import stats
-
-    settings = mixture_modes(dataset).settings
-    return float(np.sqrt(stats.chi2.ppf(0.999, settings["mode_dimension"])))
+    return float(mixture_modes(dataset).high_quality_threshold)
 
 
 @functools.lru_cache(maxsize=1)

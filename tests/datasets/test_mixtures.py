@@ -103,8 +103,20 @@ def test_high_dim_ring_shapes():
     data = datasets.high_dim_ring(300, seed=0)
     assert data.samples.shape == (300, 1200)
     assert data.means.shape == (10, 1200)
-    assert data.high_quality_threshold == 10.0
     assert data.settings["mode_dimension"] == 700
+
+
+def test_high_dim_ring_threshold_keeps_real_samples():
+    # The threshold is the 0.999 quantile of a real sample's distance to its
+    # mean in std units, so about 0.1 % of 5000 real samples fall outside.
+    data = datasets.high_dim_ring(5000, seed=1, dtype="float64")
+    distances = np.linalg.norm(data.samples - data.means[data.labels], axis=1) / data.stds[data.labels]
+    outside = np.mean(distances > data.high_quality_threshold)
+    assert 28.0 < data.high_quality_threshold < 29.5
+    assert outside < 0.004
+    # Below half the spacing of neighbouring means, so no sample is near two modes.
+    spacing = np.linalg.norm(data.means[0] - data.means[1]) / data.stds[0]
+    assert data.high_quality_threshold < spacing / 2
 
 
 def test_high_dim_ring_geometry_preserved():
