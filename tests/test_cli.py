@@ -187,7 +187,7 @@ def test_cli_nan_input(tmp_path, sample_files, capsys):
 
 def test_cli_unknown_divergence(sample_files, capsys):
     _, _, x_path, y_path = sample_files
-    assert_invalid([x_path, y_path, "--divergence", "mmd"], capsys, "`divergence` must be one of 'mmd2'")
+    assert_invalid([x_path, y_path, "--divergence", "mmd3"], capsys, "`divergence` must be one of 'mmd2'")
 
 
 @pytest.mark.parametrize("names", ["", " , "])
@@ -265,3 +265,23 @@ def test_cli_module_help():
     assert "usage: discrepancy estimate" in completed.stdout
     assert "--divergence" in completed.stdout
     assert "--json" in completed.stdout
+
+
+def test_cli_method_per_divergence(sample_files, capsys):
+    x, y, x_path, y_path = sample_files
+    payload = run_json([x_path, y_path, "--divergence", "mmd2:biased,energy:unbiased"], capsys)
+    assert_same_estimate(payload[0], estimate(x, y, "mmd2", method="biased"))
+    assert_same_estimate(payload[1], estimate(x, y, "energy", method="unbiased"))
+
+
+def test_cli_rejects_empty_method(sample_files, capsys):
+    _, _, x_path, y_path = sample_files
+    status = cli.main(["estimate", x_path, y_path, "--divergence", "mmd2:"])
+    assert status == 3
+    assert "NAME:METHOD" in capsys.readouterr().err
+
+
+def test_cli_alias_keeps_options(sample_files, capsys):
+    x, y, x_path, y_path = sample_files
+    payload = run_json([x_path, y_path, "--divergence", "mmd", "--kernel", "laplacian"], capsys)
+    assert_same_estimate(payload, estimate(x, y, "mmd2", kernel="laplacian"))

@@ -46,9 +46,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--divergence",
         default="mmd2",
-        help="divergence name, or several separated by commas (default: mmd2)",
+        help="divergence name, or several separated by commas; NAME:METHOD picks the "
+             "estimator of one of them, e.g. mmd2,kl:knn (default: mmd2)",
     )
-    parser.add_argument("--method", help="estimator; the divergence's default if omitted")
+    parser.add_argument(
+        "--method",
+        help="estimator of every listed divergence; each one's default if omitted",
+    )
     shared_options.add_estimator_options(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of every random step (default: 0)")
     parser.add_argument(
@@ -59,9 +63,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def _split_method(entry: str, shared_method: str | None) -> tuple[str, str | None]:
+    """Splits NAME or NAME:METHOD; a method given here overrides --method."""
+    name, separator, method = entry.partition(":")
+    name, method = name.strip(), method.strip()
+    if separator and not method:
+        raise ValueError(
+            f"--divergence entry {entry!r} has an empty method after ':'; write NAME:METHOD, "
+            "for example kl:knn, or NAME alone for its default estimator"
+        )
+    return name, (method if separator else shared_method)
+
+
 def run(args: argparse.Namespace) -> int:
     from discrepancy import _io
     from discrepancy.divergences import estimate
+    from discrepancy.divergences._estimate import canonical_divergence
 
     if (args.x is None) != (args.y is None):
         raise ValueError("pass both sample files X and Y, or neither to use the built-in example")
@@ -81,14 +98,16 @@ def run(args: argparse.Namespace) -> int:
 
     options = shared_options.estimator_options(args)
     results = []
-    for divergence in divergences:
-        print(f"discrepancy estimate: computing {divergence} ...", file=sys.stderr)
+    for entry in divergences:
+        divergence, method = _split_method(entry, args.method)
+        divergence = canonical_divergence(divergence)
+        print(f"discrepancy estimate: computing {entry} ...", file=sys.stderr)
         results.append(
             estimate(
                 x,
                 y,
                 divergence=divergence,
-                method=args.method,
+                method=method,
                 seed=args.seed,
                 confidence_level=args.confidence_level,
                 **shared_options.options_for(divergence, options),

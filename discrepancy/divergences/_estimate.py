@@ -44,6 +44,15 @@ _F_METHODS = ("variational", "classifier", "knn")
 
 DIVERGENCES = tuple(_IPM_METHODS) + _F_DIVERGENCE_NAMES
 
+# Other names accepted for a divergence; results carry the canonical name.
+# The GAN trainer calls MMD squared "mmd", so `estimate` accepts it too.
+_ALIASES = {"mmd": "mmd2", "energy-distance": "energy"}
+
+
+def canonical_divergence(name: Any) -> Any:
+    """Returns the canonical name for an alias such as "mmd"; other values unchanged."""
+    return _ALIASES.get(name, name) if isinstance(name, str) else name
+
 # Default number of bootstrap resamples for plug-in estimators without an
 # analytic standard error.
 _DEFAULT_BOOTSTRAP = 30
@@ -219,7 +228,7 @@ def estimate(
     """Estimates a discrepancy between samples of P (`x`, real) and Q (`y`, generated).
 
     Divergences and methods (the first method is the default):
-      mmd2: unbiased | biased | linear. Standard error from the first-order
+      mmd2 (alias mmd): unbiased | biased | linear. Standard error from the first-order
         U-statistic variance (too small when P = Q; use `mmd_test` there).
         Options: kernel, bandwidth, tile_size, kernel parameters.
       energy: biased | unbiased. Standard error as for MMD. Options: exponent.
@@ -252,6 +261,7 @@ def estimate(
       An `Estimate` with value, standard error, confidence interval, sample
       sizes, method and diagnostics.
     """
+    divergence = canonical_divergence(divergence)
     _validation.check_option(divergence, "divergence", DIVERGENCES)
     if method is None:
         method = default_method(divergence)

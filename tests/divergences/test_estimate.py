@@ -205,8 +205,8 @@ def test_estimate_same_seed_same_result():
 
 def test_estimate_unknown_divergence():
     x, y = samples(14)
-    with pytest.raises(ValueError, match="`divergence` must be one of 'mmd2', 'energy', .*; got 'mmd'"):
-        estimate(x, y, "mmd")
+    with pytest.raises(ValueError, match="`divergence` must be one of 'mmd2', 'energy', .*; got 'mmd3'"):
+        estimate(x, y, "mmd3")
 
 
 @pytest.mark.parametrize(
@@ -246,3 +246,11 @@ def test_estimate_invalid_samples():
     y[4, 1] = np.inf
     with pytest.raises(ValueError, match="`y` contains 1 non-finite value.*row 4, column 1"):
         estimate(x, y, "energy")
+
+
+def test_estimate_accepts_mmd_alias():
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(20, 2)), rng.normal(size=(15, 2)) + 0.5
+    aliased = estimate(x, y, "mmd")
+    assert aliased.divergence == "mmd2"
+    assert aliased.value == estimate(x, y, "mmd2").value
