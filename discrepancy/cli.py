@@ -2,7 +2,8 @@
 
 Exit status: 0 on success, 2 for a command-line usage error (argparse),
 3 for invalid input data or options (the message names the problem),
-130 when interrupted, 1 for any other failure.
+130 when interrupted by Ctrl-C (`train` also exits 143 on SIGTERM, after
+saving a checkpoint), 1 for any other failure.
 """
 
 from __future__ import annotations
