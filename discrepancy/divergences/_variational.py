@@ -422,18 +422,19 @@ def variational_divergence(
     program is cached and reused by later calls with the same shapes.
     Memory: a few copies of the samples, the critic's activations on one
     batch and on the whole validation part, and on 4096 rows at evaluation.
-    The default critic has w (d + w + 3) + 1 weights, w = max(64, 8 d).
+    The default critic (an MLP with a linear and quadratic skip to the
+    output) has w (d + w + 3) + 2 d + 1 weights, w = max(64, 8 d).
 
-    Accuracy (benchmarks/accuracy.py, table in docs/benchmarks.md; Gaussian
+    Accuracy (benchmarks/accuracy.py, tables in docs/benchmarks.md; Gaussian
     pairs, n = m = 5000, 5 seeds): the default KL estimator has a mean
-    relative error of at most 3.5 % and covers the truth in at least 4 of 5 seeds
-    for true KL of 0.1, 1 and 2.5 nats at d = 2 and 5, and of 1 and 2.5
-    nats at d = 10. At 10 nats no bound here is reliable (errors up to
-    30 %, intervals far too narrow): they need n to grow like exp(D).
+    relative error of at most 3.9 % and covers the truth in at least 4 of 5
+    seeds for true KL of 0.1, 1 and 2.5 nats at d = 2, and of 1 and 2.5 nats
+    at d = 10. At 10 nats no bound here is reliable (errors up to 30 %,
+    intervals far too narrow): they need n to grow like exp(D).
 
     NOTE: small divergences in higher dimension are underestimated, because
     the critic's fitting noise e lowers the value by about Var_P(e) / 2:
-    -22 % at KL = 0.1 and d = 10, and -14 % at KL = 1 and d = 20.
+    -6 % at KL = 0.1 and d = 10 (it was -22 % before the quadratic skip).
     """
     fdiv = _resolve_divergence(divergence, alpha_order)
     if bound is None:
