@@ -135,6 +135,12 @@ METHODS: dict[str, MethodConfig] = _methods(
     MethodConfig("pacgan2-wide", "PacGAN pack=2, 12000 steps, 256-unit layers, batch 512",
                  pack=2, steps=12000, final_learning_rate=1e-5, hidden_units=(256, 256, 256),
                  batch_size=512),
+    # The best grid configuration found so far: 3 of 10 seeds meet the bar
+    # (mean 23.3 modes, 91.7 % high quality, median KL 0.22), about 6 minutes
+    # per run on 2 loaded cores.
+    MethodConfig("pacgan2-ema-b2048", "PacGAN pack=2, batch 2048, 12000 steps, rate decayed to "
+                 "1e-5, generator EMA 0.999", pack=2, steps=12000, final_learning_rate=1e-5,
+                 batch_size=2048, model_options={"ema_decay": 0.999}),
 )
 
 DEFAULT_METHODS = ("gan", "jensen-shannon", "kl", "reverse-kl", "pearson", "wasserstein-gp",
