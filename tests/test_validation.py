@@ -304,7 +304,7 @@ def test_check_option():
         (lambda x, y: mmd2(x, y, bandwidth=1.0, tile_size=8.0), TypeError, "`tile_size` must be an integer, got 8.0"),
         (lambda x, y: energy_distance(x, y, "V"), ValueError, "`estimator` must be one of 'biased', 'unbiased'; got 'V'"),
         (lambda x, y: energy_distance(x, y, tile_size=True), TypeError, "`tile_size` must be an integer, got True"),
-        (lambda x, y: estimate(x, y, "mmd"), ValueError, "`divergence` must be one of 'mmd2', 'energy'"),
+        (lambda x, y: estimate(x, y, "mmd3"), ValueError, "`divergence` must be one of 'mmd2', 'energy'"),
         (lambda x, y: estimate(x, y, "energy", method="exact"), ValueError, "`method` must be one of 'biased', 'unbiased'; got 'exact'"),
         (lambda x, y: estimate(x, y, "energy", kernel="gaussian"), ValueError, r"Unknown option\(s\) for divergence='energy': kernel"),
         (lambda x, y: mmd_test(x, y, num_permutations=-5), ValueError, "`num_permutations` must be at least 1, got -5"),

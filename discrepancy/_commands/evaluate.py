@@ -546,7 +546,7 @@ def _count(features) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Loads both inputs, extracts features, computes the metrics and prints them."""
-    from discrepancy._commands.train import _json_ready
+    from discrepancy._commands.run_folder import _json_ready
 
     value_range = parse_value_range(args.value_range)
     modes = load_modes(args.modes, args.threshold)
