@@ -242,6 +242,15 @@ def _train(args: argparse.Namespace, settings: dict[str, Any], out: Path, starte
     from discrepancy.gans._energy import EnergyMeter
 
     real, modes = load_training_data(settings["data"], settings["num_samples"], settings["seed"])
+
+    # Checked before settings.json is written, so bad data leaves no run
+    # folder behind that would block the next attempt.
+    finite = np.isfinite(real).reshape(real.shape[0], -1).all(axis=1)
+    if not finite.all():
+        raise ValueError(
+            f"--data {settings['data']}: {int((~finite).sum())} of {real.shape[0]} samples contain "
+            f"NaN or inf (first at row {int(np.argmin(finite))}); remove or impute them."
+        )
     if real.shape[0] < settings["batch_size"]:
         raise ValueError(
             f"--batch-size {settings['batch_size']} exceeds the {real.shape[0]} training samples; "

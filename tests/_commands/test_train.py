@@ -197,6 +197,17 @@ def test_file_data_in_default_folder(tmp_path, capsys, monkeypatch):
     assert report["settings"]["pack"] == 1  # generic default: files have no preset
 
 
+def test_nan_data_leaves_no_folder(tmp_path, capsys):
+    data = np.random.default_rng(0).normal(size=(64, 2))
+    data[5, 1] = np.nan
+    np.save(tmp_path / "nan.npy", data)
+    out = tmp_path / "run"
+    code = cli.main(["train", "--data", str(tmp_path / "nan.npy"), "--steps", "2", "--out", str(out), "--quiet"])
+    assert code == cli.EXIT_INVALID_INPUT
+    assert "first at row 5" in capsys.readouterr().err
+    assert not (out / "settings.json").exists()
+
+
 @pytest.mark.parametrize("arguments,message", [
     (["--data", "nowhere.txt"], "--data"),
     (["--divergence", "alpha"], "alpha-order"),
