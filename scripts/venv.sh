@@ -1,7 +1,7 @@
 # Create or reuse the project's environment in .venv/ at the repository root.
 #
 # Sourced by run.sh and test.sh. The package is installed in editable mode
-# with the extras named in DISCREPANCY_EXTRAS. A stamp file records the hash
+# with the extras passed to ensure_venv. A stamp file records the hash
 # of setup.cfg and the extras, so a rerun skips pip when nothing changed.
 
 find_python() {
