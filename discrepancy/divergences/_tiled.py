@@ -124,7 +124,8 @@ def _valid_count(total, tile_index, tile_size):
 
 
 @tf.function(reduce_retracing=True)
-def _pair_sum_loop(pair, x, y, symmetric: bool, exclude_diagonal: bool, tile_size: int):
+def _pair_sum_loop(pair, x, y, symmetric: bool, exclude_diagonal: bool, tile_size: int, inline: bool = False):
+    tile_total_of = _fresh(_tile_total) if inline else _tile_total
     (x_tiles, n, num_x_tiles, max_x_tiles), (y_tiles, m, num_y_tiles, max_y_tiles) = _tile_pair(
         x, y, symmetric, tile_size
     )
@@ -138,7 +139,7 @@ def _pair_sum_loop(pair, x, y, symmetric: bool, exclude_diagonal: bool, tile_siz
             b = y_tiles[j]
             b_count = _valid_count(m, j, tile_size)
             on_diagonal = tf.logical_and(tf.constant(exclude_diagonal), tf.equal(i, j))
-            tile_total = _tile_total(pair, a, b, a_count, b_count, on_diagonal)
+            tile_total = tile_total_of(pair, a, b, a_count, b_count, on_diagonal)
             # In a symmetric sum each off-diagonal tile stands for itself and
             # its transpose.
             weight = tf.where(
@@ -166,7 +167,8 @@ def _pair_sum_loop(pair, x, y, symmetric: bool, exclude_diagonal: bool, tile_siz
 
 
 @tf.function(reduce_retracing=True)
-def _row_sums_loop(pair, x, y, symmetric: bool, exclude_diagonal: bool, tile_size: int):
+def _row_sums_loop(pair, x, y, symmetric: bool, exclude_diagonal: bool, tile_size: int, inline: bool = False):
+    tile_row_sums_of = _fresh(_tile_row_sums) if inline else _tile_row_sums
     (x_tiles, n, num_x_tiles, max_x_tiles), (y_tiles, m, num_y_tiles, max_y_tiles) = _tile_pair(
         x, y, symmetric, tile_size
     )
@@ -181,7 +183,7 @@ def _row_sums_loop(pair, x, y, symmetric: bool, exclude_diagonal: bool, tile_siz
             b = y_tiles[j]
             b_count = _valid_count(m, j, tile_size)
             on_diagonal = tf.logical_and(tf.constant(exclude_diagonal), tf.equal(i, j))
-            return j + 1, row_sums + _tile_row_sums(pair, a, b, a_count, b_count, on_diagonal)
+            return j + 1, row_sums + tile_row_sums_of(pair, a, b, a_count, b_count, on_diagonal)
 
         _, row_sums = tf.while_loop(
             lambda j, _: j < num_y_tiles,
@@ -210,6 +212,30 @@ def center_pooled(pair, x: tf.Tensor, y: tf.Tensor):
     return x - mean, y - mean
 
 
+def _run_loop(loop, *args):
+    """Calls a tile loop: its shared `tf.function` in eager mode, inline inside a caller's graph.
+
+    Inline, the loop sees the caller's static shapes, so its tile bound is a
+    constant and its tile functions are traced afresh, which an
+    XLA-compiled caller (a GAN train step) needs to differentiate them. The
+    shared functions relax shapes after a few sizes (`reduce_retracing`),
+    and a relaxed trace would fail to compile there.
+    """
+    if tf.executing_eagerly():
+        return loop(*args)
+    return loop.python_function(*args, inline=True)
+
+
+def _fresh(tile_function):
+    """Returns a new XLA function with the body of `tile_function`, traced for this call site only.
+
+    The shared tile functions relax their input shapes after a few traces, and
+    a relaxed trace (unknown kernel parameter rank) cannot be differentiated
+    inside an XLA-compiled caller. A fresh function keeps the exact shapes.
+    """
+    return tf.function(tile_function.python_function, jit_compile=True)
+
+
 def pair_sum(pair, x, y=None, *, exclude_diagonal=False, tile_size=DEFAULT_TILE_SIZE):
     """Returns sum_{i, j} k(x_i, y_j) in float64, tiled.
 
@@ -220,8 +246,8 @@ def pair_sum(pair, x, y=None, *, exclude_diagonal=False, tile_size=DEFAULT_TILE_
     """
     tile_size = int(tile_size)
     if y is None:
-        return _pair_sum_loop(pair, x, x, True, bool(exclude_diagonal), tile_size)
-    return _pair_sum_loop(pair, x, y, False, False, tile_size)
+        return _run_loop(_pair_sum_loop, pair, x, x, True, bool(exclude_diagonal), tile_size)
+    return _run_loop(_pair_sum_loop, pair, x, y, False, False, tile_size)
 
 
 def pair_row_sums(pair, x, y=None, *, exclude_diagonal=False, tile_size=DEFAULT_TILE_SIZE):
@@ -233,5 +259,5 @@ def pair_row_sums(pair, x, y=None, *, exclude_diagonal=False, tile_size=DEFAULT_
     """
     tile_size = int(tile_size)
     if y is None:
-        return _row_sums_loop(pair, x, x, True, bool(exclude_diagonal), tile_size)
-    return _row_sums_loop(pair, x, y, False, False, tile_size)
+        return _run_loop(_row_sums_loop, pair, x, x, True, bool(exclude_diagonal), tile_size)
+    return _run_loop(_row_sums_loop, pair, x, y, False, False, tile_size)
