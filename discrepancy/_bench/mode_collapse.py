@@ -397,7 +397,7 @@ def run_benchmark(
             started = time.perf_counter()
             record = mode_collapse_runs.run_one(run)
             record["wall_seconds"] = time.perf_counter() - started
-            # Other jobs on the machine slow a run down; the load says how much.
+            # Other jobs on the machine slow a run down, so the load is recorded with its time.
             record["load_average"] = os.getloadavg()[0]
             record = _finite_or_string(record)
             append_result(results_path, record)

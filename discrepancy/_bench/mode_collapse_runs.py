@@ -54,10 +54,11 @@ def training_data(dataset: str, seed: int) -> np.ndarray:
 def high_quality_threshold(dataset: str) -> float:
     """Returns the std-normalised distance within which a sample of a mixture is high quality.
 
-    The dataset's own `high_quality_threshold`: 3 for the ring and grid, as
-    in PacGAN and VEEGAN, and for high_dim_ring the 0.999 quantile of a real
-    sample's normalised distance to its mean (about 28.7), because VEEGAN's
-    10 std would reject every real sample of this 700-D mixture.
+    This is the dataset's own `high_quality_threshold`: 3 for the ring and
+    grid, as in PacGAN and VEEGAN. For high_dim_ring it is the 0.999
+    quantile of a real sample's normalised distance to its mean (about
+    28.7), because VEEGAN's 10 std would reject every real sample of this
+    700-D mixture.
     """
     return float(mixture_modes(dataset).high_quality_threshold)
 

@@ -215,9 +215,9 @@ def center_pooled(pair, x: tf.Tensor, y: tf.Tensor):
 def _run_loop(loop, *args):
     """Calls a tile loop: its shared `tf.function` in eager mode, inline inside a caller's graph.
 
-    Inline, the loop sees the caller's static shapes, so its tile bound is a
-    constant and its tile functions are traced afresh, which an
-    XLA-compiled caller (a GAN train step) needs to differentiate them. The
+    Inline, the loop is traced with the caller's static shapes, so its tile
+    bound is a constant and its tile functions are traced afresh. An
+    XLA-compiled caller (a GAN train step) needs both to differentiate them. The
     shared functions relax shapes after a few sizes (`reduce_retracing`),
     and a relaxed trace would fail to compile there.
     """
