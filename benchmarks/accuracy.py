@@ -16,9 +16,12 @@ seeds' 95% confidence intervals cover the true value, and the mean wall time.
 
 Estimators:
   default    variational_divergence(x, y) with its defaults (bound='smile',
-             clip=5, folds=5): a logistic-classifier critic evaluated with
-             the clipped Donsker-Varadhan (SMILE) formula.
-  smile-inf  the same critic without clipping (clip=math.inf).
+             clip=5, folds=5, bias_correction='extrapolate'): a
+             logistic-classifier critic evaluated with the clipped
+             Donsker-Varadhan (SMILE) formula, extrapolated to remove the
+             critic's fitting bias (2 V_n - V_{n/2}).
+  smile-inf  the same critic without clipping (clip=math.inf) and without
+             the bias correction.
   classifier classifier_divergence(x, y): the same critic's plug-in mean
              log-ratio over x.
   dv         bound='dv': a critic trained on the Donsker-Varadhan bound.
@@ -97,18 +100,24 @@ def gaussian_pair(dimension: int, true_kl: float, num_samples: int, seed: int):
 
 
 def run_classifier_critic(x, y, seed) -> dict[str, Outcome]:
-    """Trains the cross-fitted classifier critic once; returns the three values built on it."""
+    """Trains the cross-fitted classifier critic once; returns the three values built on it.
+
+    The half-size critics of the default's bias correction are trained too,
+    so all three share the default's wall time.
+    """
     start = time.perf_counter()
     defaults = _critic_training.training_options(256, 1e-3, 500, 30)
     fitted = _critic_training.cross_fit(
-        x, y, None, _critic_training.Objective("classifier"), seed, 5, 0.5, 0.2, defaults
+        x, y, None, _critic_training.Objective("classifier"), seed, 5, 0.5, 0.2, defaults,
+        half_training=True,
     )
     seconds = time.perf_counter() - start
     kl = f_divergence("kl")
+    clip = _variational.DEFAULT_SMILE_CLIP
+    value, error = _variational._smile_value(fitted, clip=clip)
+    correction, correction_error = _variational._extrapolation("smile", kl, fitted, clip)
     return {
-        "default": Outcome(
-            *_variational._smile_value(fitted, clip=_variational.DEFAULT_SMILE_CLIP), seconds
-        ),
+        "default": Outcome(value + correction, math.hypot(error, correction_error), seconds),
         "smile-inf": Outcome(*_variational._smile_value(fitted, clip=math.inf), seconds),
         "classifier": Outcome(*_variational._plug_in_value(kl, fitted), seconds),
     }

@@ -500,13 +500,22 @@ def default_trainer(num_features: int, objective: Objective) -> CriticTrainer:
 
 @dataclasses.dataclass
 class Fold:
-    """One fold: its part sizes, training record and raw critic values on its test part."""
+    """One fold: its part sizes, training record and raw critic values on its test part.
+
+    With `half_training`, a second critic trained on half of the fold's
+    training part (same validation part) gives `v_real_half` and
+    `v_fake_half` on the same test part, for the extrapolation in
+    `discrepancy.divergences._variational`.
+    """
 
     x_parts: Parts
     y_parts: Parts
     fit: FitResult
     v_real: np.ndarray
     v_fake: np.ndarray
+    fit_half: FitResult | None = None
+    v_real_half: np.ndarray | None = None
+    v_fake_half: np.ndarray | None = None
 
 
 @dataclasses.dataclass
@@ -539,8 +548,15 @@ def cross_fit(
     held_out_fraction: float,
     validation_fraction: float,
     options: TrainingOptions,
+    *,
+    half_training: bool = False,
 ) -> CrossFit:
-    """Validates the samples, trains one critic per fold and evaluates it on its fold."""
+    """Validates the samples, trains one critic per fold and evaluates it on its fold.
+
+    With `half_training`, each fold also trains a critic from the same
+    initial weights on the first half of its (already shuffled) training
+    part and evaluates it on the same test part.
+    """
     x = _validation.as_samples(x, "x")
     y = _validation.as_samples(y, "y")
     _validation.check_same_dimension(x, y)
@@ -579,6 +595,22 @@ def cross_fit(
         "batch_x": min(options.batch_size, min(len(train) for train, _, _ in x_folds)),
         "batch_y": min(options.batch_size, min(len(train) for train, _, _ in y_folds)),
     }
+    half_shapes = {
+        **shapes,
+        "x_train": (shapes["x_train"] + 1) // 2,
+        "y_train": (shapes["y_train"] + 1) // 2,
+        "batch_x": min(options.batch_size, min(_half(len(train)) for train, _, _ in x_folds)),
+        "batch_y": min(options.batch_size, min(_half(len(train)) for train, _, _ in y_folds)),
+    }
+    if half_training:
+        for name, parts in (("x", x_folds), ("y", y_folds)):
+            if min(_half(len(train)) for train, _, _ in parts) < _MIN_PART_SAMPLES:
+                raise ValueError(
+                    f"`{name}` is too small for the half-size critics of the bias "
+                    f"correction: a fold's training part has fewer than "
+                    f"{2 * _MIN_PART_SAMPLES} samples. Pass bias_correction='none' or more "
+                    "samples."
+                )
     results = []
     with trainer.lock:
         for fold_seed, x_fold, y_fold in zip(training_seeds, x_folds, y_folds):
@@ -597,17 +629,23 @@ def cross_fit(
                     RuntimeWarning,
                     stacklevel=3,
                 )
-            results.append(
-                Fold(
-                    x_parts,
-                    y_parts,
-                    fit,
-                    trainer.values(x_parts.test),
-                    trainer.values(y_parts.test),
-                )
-            )
+            fold = Fold(x_parts, y_parts, fit, trainer.values(x_parts.test), trainer.values(y_parts.test))
+            if half_training:
+                half_x = dataclasses.replace(x_parts, train=x_parts.train[: _half(len(x_parts.train))])
+                half_y = dataclasses.replace(y_parts, train=y_parts.train[: _half(len(y_parts.train))])
+                trainer.reset(initial_weights, options.learning_rate)
+                half_seed = tf.random.experimental.stateless_fold_in(fold_seed, 1)
+                fold.fit_half = trainer.fit(half_x, half_y, options, half_seed, half_shapes)
+                fold.v_real_half = trainer.values(x_parts.test)
+                fold.v_fake_half = trainer.values(y_parts.test)
+            results.append(fold)
         critic_parameters = int(trainer.critic.count_params())
     return CrossFit(results, x_array.shape[0], y_array.shape[0], critic_parameters)
+
+
+def _half(count: int) -> int:
+    """Rows of the half-size training part: the first ceil(count / 2)."""
+    return (count + 1) // 2
 
 
 def training_options(batch_size, learning_rate, max_epochs, patience) -> TrainingOptions:

@@ -169,8 +169,76 @@ def test_huge_divergence_warns():
         clipped = variational_divergence(x, y, seed=6, **FAST)
     with pytest.warns(RuntimeWarning, match="effective sample size"):
         unclipped = variational_divergence(x, y, seed=6, clip=math.inf, **FAST)
-    assert clipped.diagnostics["unclipped_value"] == pytest.approx(unclipped.value, rel=1e-12)
+    # The unclipped diagnostic is taken before the bias correction.
+    assert clipped.diagnostics["unclipped_value"] == pytest.approx(
+        unclipped.diagnostics["uncorrected_value"], rel=1e-12
+    )
     assert min(unclipped.diagnostics["fake_term_effective_sizes"]) < 5
+
+
+# Bias correction.
+
+
+def dv_value(v_real, v_fake, clip):
+    """Float64 reference for mean(v_real) - log mean(exp(clip(v_fake)))."""
+    v_fake = np.clip(np.asarray(v_fake, np.float64), -clip, clip)
+    return float(np.mean(v_real) - np.log(np.mean(np.exp(v_fake))))
+
+
+def test_extrapolation_is_two_full_minus_half_per_fold():
+    from discrepancy.divergences import _critic_training, _variational
+    from discrepancy.divergences._f_divergences import f_divergence
+
+    x, y = shifted_pair(NUM_SAMPLES, NUM_SAMPLES, 2, 1.0, seed=4)
+    options = _critic_training.training_options(64, 1e-3, 100, 8)
+    fitted = _critic_training.cross_fit(
+        x, y, None, _critic_training.Objective("classifier"), 4, 3, 0.5, 0.2, options,
+        half_training=True,
+    )
+    sizes = np.array([f.x_parts.test.shape[0] + f.y_parts.test.shape[0] for f in fitted.folds], float)
+    weights = sizes / sizes.sum()
+    full = np.array([dv_value(f.v_real, f.v_fake, 5.0) for f in fitted.folds])
+    half = np.array([dv_value(f.v_real_half, f.v_fake_half, 5.0) for f in fitted.folds])
+
+    correction, error = _variational._extrapolation("smile", f_divergence("kl"), fitted, 5.0)
+    assert correction == pytest.approx(weights @ (full - half), rel=1e-10)
+    assert error == pytest.approx(np.std(full - half, ddof=1) * np.sqrt(weights @ weights), rel=1e-10)
+    # Each half-size critic trained on the first half of its fold's training part.
+    for fold in fitted.folds:
+        assert fold.fit_half is not None
+        assert fold.v_real_half.shape == fold.v_real.shape
+        assert not np.array_equal(fold.v_real_half, fold.v_real)
+
+
+def test_default_adds_correction_to_uncorrected_value():
+    x, y = shifted_pair(NUM_SAMPLES, NUM_SAMPLES, 2, 1.0, seed=5)
+    corrected = variational_divergence(x, y, seed=5, **FAST)
+    plain = variational_divergence(x, y, seed=5, bias_correction="none", **FAST)
+    diagnostics = corrected.diagnostics
+
+    assert diagnostics["bias_correction"] == "extrapolate"
+    assert plain.diagnostics["bias_correction"] == "none"
+    # The full-size critics are the same with and without the correction.
+    assert diagnostics["uncorrected_value"] == plain.value
+    assert diagnostics["uncorrected_standard_error"] == plain.standard_error
+    assert corrected.value == pytest.approx(plain.value + diagnostics["correction"], rel=1e-12)
+    assert corrected.standard_error == pytest.approx(
+        math.hypot(plain.standard_error, diagnostics["correction_standard_error"]), rel=1e-12
+    )
+    assert len(diagnostics["half_training_curves"]) == 2
+
+
+def test_other_bounds_uncorrected_by_default():
+    x, y = shifted_pair(NUM_SAMPLES, NUM_SAMPLES, 2, 1.0, seed=6)
+    assert variational_divergence(x, y, bound="dv", seed=6, **FAST).diagnostics[
+        "bias_correction"] == "none"
+    requested = variational_divergence(x, y, bound="f", seed=6, bias_correction="extrapolate", **FAST)
+    assert requested.diagnostics["bias_correction"] == "extrapolate"
+    assert requested.value == pytest.approx(
+        requested.diagnostics["uncorrected_value"] + requested.diagnostics["correction"], rel=1e-12
+    )
+    single = variational_divergence(x, y, seed=6, folds=1, max_epochs=100, patience=8, batch_size=64)
+    assert single.diagnostics["bias_correction"] == "none"
 
 
 # Reproducibility and records.
@@ -281,6 +349,8 @@ INVALID = [
     (dict(learning_rate=0.0), ValueError, "learning_rate"),
     (dict(seed=-1), ValueError, "seed"),
     (dict(confidence_level=1.5), ValueError, "confidence_level"),
+    (dict(bias_correction="jackknife"), ValueError, "'none', 'extrapolate'"),
+    (dict(bias_correction="extrapolate", folds=1), ValueError, "folds >= 2"),
 ]
 
 
