@@ -50,6 +50,23 @@ def _load_csv(path: Path) -> np.ndarray:
     return table
 
 
+# The first bytes of every .npy file, and of every .npz file (a zip archive).
+_MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK"}
+
+
+def _check_magic(path: Path, suffix: str, name: str) -> None:
+    """Rejects a .npy or .npz file whose first bytes are not NumPy's or zip's."""
+    with open(path, "rb") as handle:
+        start = handle.read(len(_MAGIC[suffix]))
+    if start != _MAGIC[suffix]:
+        kind = "NumPy .npy" if suffix == ".npy" else ".npz (zip)"
+        raise ValueError(
+            f"{name}: {path} is not a {kind} file: it does not start with the {kind} "
+            f"signature (first bytes {start!r}). Text data belong in a .csv file; arrays "
+            "saved with np.save or np.savez load as they are."
+        )
+
+
 def load_array(spec: str, name: str) -> np.ndarray:
     """Loads the array that `spec` names; `name` is used in error messages.
 
@@ -72,6 +89,7 @@ def load_array(spec: str, name: str) -> np.ndarray:
     if suffix == ".csv":
         return _load_csv(path)
 
+    _check_magic(path, suffix, name)
     try:
         loaded = np.load(path, allow_pickle=False)
     except ValueError as error:

@@ -71,9 +71,19 @@ def test_load_never_unpickles(tmp_path):
     marker = tmp_path / "code_ran"
     with open(tmp_path / "payload.npy", "wb") as stream:
         pickle.dump(_CreatesFileWhenUnpickled(str(marker)), stream)
-    with pytest.raises(ValueError, match="could not be read without unpickling"):
+    # A raw pickle lacks the .npy signature, so it is rejected before np.load.
+    with pytest.raises(ValueError, match="not a NumPy .npy file"):
         load_array(str(tmp_path / "payload.npy"), "X")
     assert not marker.exists()
+
+
+def test_text_file_with_npy_suffix_named_as_text(tmp_path):
+    (tmp_path / "points.npy").write_text("1.0,2.0\n3.0,4.0\n")
+    with pytest.raises(ValueError, match=r"Y: .*points.npy is not a NumPy .npy file.*b'1.0,2.'.*\.csv"):
+        load_array(str(tmp_path / "points.npy"), "Y")
+    (tmp_path / "points.npz").write_text("1.0,2.0\n")
+    with pytest.raises(ValueError, match=r"Y: .*points.npz is not a .npz \(zip\) file"):
+        load_array(str(tmp_path / "points.npz"), "Y")
 
 
 def test_load_truncated_npy(tmp_path, array):

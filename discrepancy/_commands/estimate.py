@@ -102,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
         divergence, method = _split_method(entry, args.method)
         divergence = canonical_divergence(divergence)
         print(f"discrepancy estimate: computing {entry} ...", file=sys.stderr)
-        results.append(
-            estimate(
+        try:
+            result = estimate(
                 x,
                 y,
                 divergence=divergence,
@@ -112,7 +112,12 @@ def run(args: argparse.Namespace) -> int:
                 confidence_level=args.confidence_level,
                 **shared_options.options_for(divergence, options),
             )
-        )
+        except (ValueError, TypeError) as error:
+            if args.x is None:
+                raise
+            # The library's messages name its arguments `x` and `y`; say which files they are.
+            raise type(error)(f"{error} (x is the samples of {args.x}, y those of {args.y})") from error
+        results.append(result)
 
     if args.json:
         payload = [result.to_dict() for result in results]
