@@ -81,9 +81,13 @@ class MethodConfig:
       final_learning_rate: rate reached at the last step by cosine decay.
       steps: generator updates; None takes the preset's steps for the dataset.
       batch_size: real samples per step; None takes the dataset's default.
-      hidden_units: widths of the MLP layers for vector data (images use
-        the default convolutional networks).
-      latent_dim: noise dimension for vector data (images use 32).
+      hidden_units: widths of the MLP layers for vector data, and for
+        images with networks="mlp".
+      latent_dim: noise dimension for vector data and for images with
+        networks="mlp" (the convolutional image networks use 32).
+      networks: for images, "conv" (the default convolutional networks) or
+        "mlp" (`mlp_image_generator` and `mlp_critic` with `hidden_units`).
+        Vector data always use MLPs.
       jit_compile: the `jit_compile` argument of `GAN.compile`.
       model_options: further keyword arguments of the model's constructor,
         for example {"ema_decay": 0.999}.
@@ -101,11 +105,16 @@ class MethodConfig:
     batch_size: int | None = None
     hidden_units: tuple[int, ...] = (128, 128, 128)
     latent_dim: int = 16
+    networks: str = "conv"
     jit_compile: bool | str = "auto"
     model_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _methods(*configs: MethodConfig) -> dict[str, MethodConfig]:
+    for config in configs:
+        if config.networks not in ("conv", "mlp"):
+            raise ValueError(f"method {config.name!r}: `networks` must be 'conv' or 'mlp', "
+                             f"got {config.networks!r}.")
     return {config.name: config for config in configs}
 
 
@@ -141,6 +150,14 @@ METHODS: dict[str, MethodConfig] = _methods(
     MethodConfig("pacgan2-ema-b2048", "PacGAN pack=2, batch 2048, 12000 steps, rate decayed to "
                  "1e-5, generator EMA 0.999", pack=2, steps=12000, final_learning_rate=1e-5,
                  batch_size=2048, model_options={"ema_decay": 0.999}),
+    # The best stacked-digits configuration found so far: 993 to 999 of 1000
+    # modes with a mode KL of 0.23 to 0.30 over 3 seeds (26000 samples).
+    MethodConfig("wgan-gp-pack2-mlp", "Wasserstein-1 with gradient penalty, pack=2, 5 critic "
+                 "steps, MLP networks of 2 x 256 units, latent 32, batch 256, rate 3e-4 decayed "
+                 "to 1e-5, generator EMA 0.999", divergence="wasserstein", pack=2,
+                 critic_steps=5, learning_rate=3e-4, final_learning_rate=1e-5, batch_size=256,
+                 steps=8000, hidden_units=(256, 256), latent_dim=32, networks="mlp",
+                 model_options={"ema_decay": 0.999}),
 )
 
 DEFAULT_METHODS = ("gan", "jensen-shannon", "kl", "reverse-kl", "pearson", "wasserstein-gp",
@@ -215,8 +232,12 @@ class Run:
         """A short hash of every setting that changes this run's result."""
         from discrepancy import __version__
 
+        method = _json_ready(dataclasses.asdict(self.method))
+        if method["networks"] == "conv":
+            # Results recorded before the field existed keep their fingerprints.
+            del method["networks"]
         settings = {
-            "dataset": self.dataset, "method": _json_ready(dataclasses.asdict(self.method)),
+            "dataset": self.dataset, "method": method,
             "steps": self.steps, "batch_size": self.batch_size,
             "num_eval_samples": self.num_eval_samples, "num_train": NUM_TRAIN,
             "version": __version__,

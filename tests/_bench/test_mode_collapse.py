@@ -78,3 +78,40 @@ def test_load_rejects_foreign_records(tmp_path):
     path.write_text(json.dumps({"dataset": "ring"}) + "\n")
     with pytest.raises(ValueError, match="line 1"):
         mode_collapse.load_results(path)
+
+
+def test_mlp_image_method_builds_mlp_networks():
+    from discrepancy._bench import mode_collapse_runs
+
+    run = mode_collapse.plan_runs("quick", datasets=["stacked_digits"],
+                                  methods=["wgan-gp-pack2-mlp"], steps=3)[1]
+    model = mode_collapse_runs.build_model(run, (8, 8, 3))
+    dense = [layer.units for layer in model.generator.layers if hasattr(layer, "units")]
+    # Two hidden layers of 256 units, then one output per pixel value.
+    assert dense == [256, 256, 8 * 8 * 3]
+    assert model.generator.input_shape == (None, 32)
+    assert model.pack == 2
+    assert model.critic_steps == 5
+    assert model.generate(4, seed=0).shape == (4, 8, 8, 3)
+
+
+def test_conv_networks_keep_earlier_fingerprints():
+    # The fingerprint of a "conv" method leaves out the `networks` field, so
+    # results recorded before the field existed still match their runs.
+    import dataclasses
+    import hashlib
+
+    from discrepancy import __version__
+
+    run = mode_collapse.plan_runs("quick", datasets=["ring"], methods=["gan"])[1]
+    method = dataclasses.asdict(run.method)
+    del method["networks"]
+    method["hidden_units"] = list(method["hidden_units"])
+    settings = {"dataset": "ring", "method": method, "steps": run.steps,
+                "batch_size": run.batch_size, "num_eval_samples": run.num_eval_samples,
+                "num_train": mode_collapse.NUM_TRAIN, "version": __version__}
+    expected = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    assert run.fingerprint == expected
+    mlp = mode_collapse.plan_runs("quick", datasets=["stacked_digits"], methods=["wgan-gp-pack2-mlp"])[1]
+    assert mlp.fingerprint != mode_collapse.plan_runs(
+        "quick", datasets=["stacked_digits"], methods=["wgan-gp-pack2-mlp"], steps=7999)[1].fingerprint
