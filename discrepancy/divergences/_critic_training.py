@@ -95,25 +95,35 @@ def fold_indices(num_samples, folds, held_out_fraction, validation_fraction, rng
     return result
 
 
-def check_sizes(num_samples, name, folds, held_out_fraction, validation_fraction):
-    """Raises ValueError when any fold part of a set would have fewer than two samples."""
+def check_sizes(num_samples, name, folds, held_out_fraction, validation_fraction,
+                half_training=False):
+    """Raises ValueError when any fold part of a set would have fewer than two samples.
+
+    With `half_training`, the half of each training part that the bias
+    correction trains on counts as a part too.
+    """
 
     def smallest_part(count):
         parts = fold_indices(
             count, folds, held_out_fraction, validation_fraction, np.random.default_rng(0)
         )
-        return min(min(len(p) for p in fold) for fold in parts)
+        sizes = [len(p) for fold in parts for p in fold]
+        if half_training:
+            sizes += [_half(len(train)) for train, _, _ in parts]
+        return min(sizes)
 
     if smallest_part(num_samples) >= _MIN_PART_SAMPLES:
         return
     minimum = num_samples + 1
     while smallest_part(minimum) < _MIN_PART_SAMPLES:
         minimum += 1
+    half_note = (" (and so does the half of each train part that the bias correction uses, "
+                 "which bias_correction='none' leaves out)" if half_training else "")
     raise ValueError(
         f"`{name}` has {num_samples} sample(s), but at least {minimum} are required with "
         f"folds={folds}, held_out_fraction={held_out_fraction} and validation_fraction="
         f"{validation_fraction}: every train, validation and test part needs "
-        f"{_MIN_PART_SAMPLES} samples. Pass more samples or fewer folds."
+        f"{_MIN_PART_SAMPLES} samples{half_note}. Pass more samples or fewer folds."
     )
 
 
@@ -562,8 +572,8 @@ def cross_fit(
     _validation.check_same_dimension(x, y)
     x_array = tf.cast(x, tf.float64).numpy()
     y_array = tf.cast(y, tf.float64).numpy()
-    check_sizes(x_array.shape[0], "x", folds, held_out_fraction, validation_fraction)
-    check_sizes(y_array.shape[0], "y", folds, held_out_fraction, validation_fraction)
+    check_sizes(x_array.shape[0], "x", folds, held_out_fraction, validation_fraction, half_training)
+    check_sizes(y_array.shape[0], "y", folds, held_out_fraction, validation_fraction, half_training)
     num_features = x_array.shape[1]
 
     split_rng, training_seeds, init_seed = seed_streams(seed, folds)
@@ -602,15 +612,6 @@ def cross_fit(
         "batch_x": min(options.batch_size, min(_half(len(train)) for train, _, _ in x_folds)),
         "batch_y": min(options.batch_size, min(_half(len(train)) for train, _, _ in y_folds)),
     }
-    if half_training:
-        for name, parts in (("x", x_folds), ("y", y_folds)):
-            if min(_half(len(train)) for train, _, _ in parts) < _MIN_PART_SAMPLES:
-                raise ValueError(
-                    f"`{name}` is too small for the half-size critics of the bias "
-                    f"correction: a fold's training part has fewer than "
-                    f"{2 * _MIN_PART_SAMPLES} samples. Pass bias_correction='none' or more "
-                    "samples."
-                )
     results = []
     with trainer.lock:
         for fold_seed, x_fold, y_fold in zip(training_seeds, x_folds, y_folds):

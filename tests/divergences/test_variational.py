@@ -152,6 +152,25 @@ def test_too_few_samples_names_minimum_that_works():
     assert estimate.diagnostics["num_test"][0][0] == round(minimum * 0.5)
 
 
+def test_minimum_counts_half_training_parts():
+    # With 2 folds and half of the rest for validation, 8 samples leave train
+    # parts of 2, whose halves (1 sample) are too small for the correction.
+    options = dict(folds=2, validation_fraction=0.5, seed=7, max_epochs=3)
+    x, y = shifted_pair(8, 8, 1, 1.0, seed=7)
+    with pytest.raises(ValueError, match=r"at least \d+ are required.*bias correction") as error:
+        variational_divergence(x, y, **options)
+    minimum = int(re.search(r"at least (\d+) are required", str(error.value)).group(1))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        uncorrected = variational_divergence(x, y, bias_correction="none", **options)
+        x, y = shifted_pair(minimum, minimum, 1, 1.0, seed=7)
+        corrected = variational_divergence(x, y, **options)
+    assert math.isfinite(uncorrected.value)
+    assert math.isfinite(corrected.value)
+    assert corrected.diagnostics["bias_correction"] == "extrapolate"
+
+
 def test_unclipped_smile_differs_only_in_clipping():
     x, y = shifted_pair(NUM_SAMPLES, NUM_SAMPLES, 2, 1.5, seed=3)
     clipped = variational_divergence(x, y, seed=3, **FAST)
