@@ -23,8 +23,10 @@ from discrepancy._commands import run_folder
 
 _BUILT_IN = ("ring", "grid", "high-dim-ring", "stacked-digits")
 
-# Samples generated for the final scores, as in the PacGAN and VEEGAN tables.
+# Samples generated for the final scores, as in the PacGAN and VEEGAN tables:
+# 2500 for the mixtures, 26000 for the 1000 modes of stacked digits.
 _NUM_EVALUATION_SAMPLES = 2500
+_NUM_DIGIT_EVALUATION_SAMPLES = 26000
 
 # Training steps per call of the compiled train function. Several steps per call
 # remove most of Keras's per-step Python overhead: 2.5 to 4 times faster on the
@@ -70,8 +72,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=(
             "Train a GAN on a built-in dataset or a sample file by minimising the chosen\n"
             "divergence, with checkpoints, a sample plot, mode-coverage metrics for the\n"
-            "ring, grid and high-dim-ring mixtures, and the energy used. Prints a summary\n"
-            "on stdout and progress on stderr."
+            "ring, grid and high-dim-ring mixtures and for stacked digits (1000 modes,\n"
+            "labelled by the shipped digits classifier), and the energy used. Prints a\n"
+            "summary on stdout and progress on stderr."
         ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -291,8 +294,13 @@ def _train(args: argparse.Namespace, settings: dict[str, Any], out: Path, starte
               "to resume.", file=sys.stderr)
         raise
 
-    samples = model.generate(_NUM_EVALUATION_SAMPLES, seed=settings["seed"])
-    metrics = _callbacks.mode_metrics(samples, modes) if modes is not None else {}
+    if settings["data"] == "stacked-digits":
+        samples = model.generate(_NUM_DIGIT_EVALUATION_SAMPLES, seed=settings["seed"])
+        metrics = _callbacks.digit_metrics(samples)
+        samples = samples[:_NUM_EVALUATION_SAMPLES]
+    else:
+        samples = model.generate(_NUM_EVALUATION_SAMPLES, seed=settings["seed"])
+        metrics = _callbacks.mode_metrics(samples, modes) if modes is not None else {}
     _callbacks.plot_samples(samples, out / run_folder.SAMPLES_FILE, modes=modes,
                             title=f"{settings['divergence']} on {settings['data']}, step {model.step}")
 
@@ -331,6 +339,13 @@ def _fit_callbacks(args: argparse.Namespace, settings: dict[str, Any], out: Path
     return callbacks
 
 
+def _num_evaluation_samples(settings: dict[str, Any]) -> int:
+    """Returns how many generated samples the final scores use."""
+    if settings["data"] == "stacked-digits":
+        return _NUM_DIGIT_EVALUATION_SAMPLES
+    return _NUM_EVALUATION_SAMPLES
+
+
 def _report(status: str, model, settings: dict[str, Any], out: Path, metrics: dict[str, Any],
             energy: dict[str, Any], timing: dict[str, float], previous: dict[str, Any]) -> dict[str, Any]:
     """Returns report.json's content; totals add this invocation to the `previous` report's."""
@@ -342,7 +357,7 @@ def _report(status: str, model, settings: dict[str, Any], out: Path, metrics: di
         "settings": {**settings, **model.settings()},
         "seed": settings["seed"],
         "steps_completed": model.step,
-        "num_evaluation_samples": _NUM_EVALUATION_SAMPLES if metrics else 0,
+        "num_evaluation_samples": _num_evaluation_samples(settings) if metrics else 0,
         "final_metrics": metrics,
         "energy": energy,
         "energy_total_joules": total_joules,

@@ -338,3 +338,37 @@ def test_default_run_captures_all_modes(tmp_path, capsys):
     assert metrics["modes_captured"] == 8
     assert metrics["high_quality_fraction"] >= 0.9
     assert metrics["mode_kl"] < 0.05
+
+
+def test_digit_metrics_on_real_and_collapsed_images():
+    from discrepancy import datasets
+    from discrepancy.datasets._stacked_digits import mode_probabilities
+    from discrepancy.metrics import DigitsClassifier
+
+    real = datasets.stacked_digits(26000, seed=3).samples
+    scores = _callbacks.digit_metrics(real)
+    assert scores["num_modes"] == 1000
+    assert scores["modes_captured"] >= 990
+    # Sampling noise alone gives about 999 / (2 * 26000) = 0.019 nats.
+    assert scores["mode_kl"] < 0.05
+
+    # One image repeated: a single mode, and KL = -log(target probability of that mode).
+    collapsed = np.repeat(real[:1], 500, axis=0)
+    label = int(DigitsClassifier().predict(collapsed[:1], value_range=(0.0, 1.0))[0])
+    scores = _callbacks.digit_metrics(collapsed)
+    assert scores["modes_captured"] == 1
+    assert scores["mode_kl"] == pytest.approx(-np.log(mode_probabilities()[label]), rel=1e-9)
+
+
+def test_stacked_digits_run_reports_digit_scores(tmp_path, capsys):
+    out = tmp_path / "digits"
+    code = cli.main(["train", "--data", "stacked-digits", "--steps", "2", "--batch-size", "32",
+                     "--num-samples", "256", "--out", str(out), "--quiet"])
+    assert code == cli.EXIT_OK
+    assert "modes captured:" in capsys.readouterr().out
+
+    report = read_report(out)
+    assert report["num_evaluation_samples"] == 26000
+    assert report["final_metrics"]["num_modes"] == 1000
+    assert 1 <= report["final_metrics"]["modes_captured"] <= 1000
+    assert np.isfinite(report["final_metrics"]["mode_kl"])
