@@ -184,7 +184,7 @@ def test_cli_nan_input(tmp_path, sample_files, capsys):
     np.save(tmp_path / "nan.npy", x)
     nan_path = str(tmp_path / "nan.npy")
     assert_invalid([nan_path, y_path], capsys, "`x` contains 1 non-finite value(s) (NaN or inf); the first is nan at row 3, column 1")
-    # The message says which file `x` and `y` came from.
+    # The message names the files that `x` and `y` came from.
     assert_invalid([nan_path, y_path], capsys, f"(x is the samples of {nan_path}, y those of {y_path})")
 
 

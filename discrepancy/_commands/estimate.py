@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         except (ValueError, TypeError) as error:
             if args.x is None:
                 raise
-            # The library's messages name its arguments `x` and `y`; say which files they are.
+            # The library's messages name its arguments `x` and `y`, so add the files behind them.
             raise type(error)(f"{error} (x is the samples of {args.x}, y those of {args.y})") from error
         results.append(result)
 

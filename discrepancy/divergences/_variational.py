@@ -149,11 +149,13 @@ def _f_bound_value(divergence: FDivergence, fitted: CrossFit) -> tuple[float, fl
 
 def _smile_value(fitted: CrossFit, clip: float) -> tuple[float, float]:
     """Averages the clipped Donsker-Varadhan value of each fold; clip=inf does not clip."""
-    per_fold = []
-    for fold in fitted.folds:
-        v_fake = np.clip(fold.v_fake, -clip, clip)
-        per_fold.append(_donsker_varadhan_value(fold.v_real, v_fake))
+    per_fold = [_clipped_dv_value(fold.v_real, fold.v_fake, clip) for fold in fitted.folds]
     return _combine_folds(per_fold, _fold_weights(fitted))
+
+
+def _clipped_dv_value(v_real: np.ndarray, v_fake: np.ndarray, clip: float) -> tuple[float, float]:
+    """Returns the Donsker-Varadhan value and its error with v_fake clipped to [-clip, clip]."""
+    return _donsker_varadhan_value(v_real, np.clip(v_fake, -clip, clip))
 
 
 def _effective_sample_size(terms: np.ndarray) -> float:
@@ -229,7 +231,7 @@ def _per_fold_values(bound: str, divergence: FDivergence, fitted: CrossFit, clip
             real, fake = divergence.variational_terms(tf.constant(v_real), tf.constant(v_fake))
             values.append(float(np.mean(real.numpy()) + np.mean(fake.numpy())))
         else:
-            values.append(_donsker_varadhan_value(v_real, np.clip(v_fake, -clip, clip))[0])
+            values.append(_clipped_dv_value(v_real, v_fake, clip)[0])
     return np.array(values)
 
 
@@ -239,8 +241,8 @@ def _extrapolation(bound: str, divergence: FDivergence, fitted: CrossFit, clip: 
     The correction of each fold is the difference between its full and its
     half-size critic on the same held-out samples, so their shared sampling
     noise cancels and what remains is the critics' own variation. Folds are
-    treated as independent; their training parts overlap, so the spread can
-    understate that variation somewhat.
+    treated as independent, although their training parts overlap, so the
+    spread can understate that variation somewhat.
     """
     weights = _fold_weights(fitted)
     weights = weights / weights.sum()
