@@ -502,10 +502,14 @@ class VEEGAN(GAN):
             logits = tf.cast(self.critic(self.pairs(noise, fake), training=True), tf.float32)
             adversarial = tf.reduce_mean(logits)
             reconstruction = self.reconstruction_loss(noise, fake)
-            loss = -adversarial + self.reconstruction_weight * reconstruction
-            scaled = self.g_optimizer.scale_loss(loss / replicas)
+            terms = {"loss": -adversarial + self.reconstruction_weight * reconstruction,
+                     "reconstruction_loss": reconstruction}
+            if self.sample_matching is not None:
+                terms["sample_matching"] = self.sample_matching_loss(self.real_samples(data), fake)
+                terms["loss"] = terms["loss"] + terms["sample_matching"]
+            scaled = self.g_optimizer.scale_loss(terms["loss"] / replicas)
         self._apply(self.g_optimizer, tape, scaled, self.generator_variables())
-        return {"loss": loss, "reconstruction_loss": reconstruction}
+        return terms
 
     def generator_variables(self):
         return self.generator.trainable_variables + self.reconstructor.trainable_variables
