@@ -161,7 +161,7 @@ def build_model(run: Run, sample_shape: tuple[int, ...]):
             critic = _networks.mlp_critic()
 
     options = dict(divergence=config.divergence, critic_steps=config.critic_steps, seed=run.seed,
-                   sample_shape=sample_shape, **config.model_options)
+                   sample_shape=sample_shape, **config.model_options, **_matching_options(run))
     if config.model == "veegan":
         model = VEEGAN(generator, critic, **options)
     else:
@@ -175,6 +175,24 @@ def build_model(run: Run, sample_shape: tuple[int, ...]):
 
     model.compile(optimizer(), optimizer(), jit_compile=config.jit_compile)
     return model
+
+
+def _matching_options(run: Run) -> dict[str, Any]:
+    """Returns the model's sample-matching arguments from a configuration's `matching`."""
+    from discrepancy.gans import _objectives
+
+    matching = dict(run.method.matching)
+    if not matching:
+        return {}
+    divergence = matching.get("divergence", "mmd")
+    if divergence == "mmd" and "bandwidth" in matching:
+        divergence = _objectives.MMDObjective(bandwidth=tuple(matching["bandwidth"]))
+    decay_steps = None
+    if matching.get("decay_fraction") is not None:
+        decay_steps = max(1, round(matching["decay_fraction"] * run.steps))
+    return {"sample_matching": divergence, "sample_matching_weight": matching.get("weight", 1.0),
+            "sample_matching_decay_steps": decay_steps,
+            "sample_matching_size": matching.get("size", 512)}
 
 
 def _reference_samples(run: Run) -> np.ndarray:

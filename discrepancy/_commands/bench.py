@@ -52,6 +52,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help=f"comma-separated methods to run on every dataset, from {', '.join(_benchmark.METHODS)} "
              "(default: the preset's)",
     )
+    mode_collapse.add_argument(
+        "--runs", type=_pair_list,
+        help="comma-separated DATASET:METHOD pairs to run instead of --datasets x --methods, "
+             "for example ring:pacgan2-long,grid:pacgan2-mmd-16k",
+    )
     mode_collapse.add_argument("--seeds", type=int, help="seeds per dataset and method (default: the preset's)")
     mode_collapse.add_argument("--first-seed", type=int, default=0, help="first seed (default: 0)")
     mode_collapse.add_argument("--steps", type=int,
@@ -70,6 +75,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def _comma_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _pair_list(text: str) -> list[tuple[str, str]]:
+    """Parses "ring:gan,grid:pacgan2" into [("ring", "gan"), ("grid", "pacgan2")]."""
+    pairs = []
+    for item in _comma_list(text):
+        dataset, colon, method = item.partition(":")
+        if not colon or not dataset or not method:
+            raise argparse.ArgumentTypeError(
+                f"--runs takes DATASET:METHOD pairs separated by commas, got {item!r}; for example "
+                "ring:pacgan2-long,grid:pacgan2-mmd-16k")
+        pairs.append((dataset.strip(), method.strip()))
+    return pairs
 
 
 def _checkout_root() -> Path | None:
@@ -95,6 +113,8 @@ def _command_line(args: argparse.Namespace) -> str:
     for option in ("datasets", "methods"):
         if getattr(args, option):
             parts.append(f"--{option} {','.join(getattr(args, option))}")
+    if args.runs:
+        parts.append("--runs " + ",".join(f"{dataset}:{method}" for dataset, method in args.runs))
     for option in ("seeds", "steps"):
         if getattr(args, option) is not None:
             parts.append(f"--{option} {getattr(args, option)}")
@@ -127,7 +147,8 @@ def run_mode_collapse(args: argparse.Namespace) -> int:
     from discrepancy._bench import mode_collapse as _benchmark, mode_collapse_report as _benchmark_report
 
     runs = _benchmark.plan_runs(args.preset, datasets=args.datasets, methods=args.methods,
-                                seeds=args.seeds, first_seed=args.first_seed, steps=args.steps)
+                                seeds=args.seeds, first_seed=args.first_seed, steps=args.steps,
+                                pairs=args.runs)
     root = _checkout_root()
     helpers = None
     if not args.no_write:
@@ -169,7 +190,7 @@ def run_mode_collapse(args: argparse.Namespace) -> int:
 
     if helpers is not None:
         loads = [record["load_average"] for record in records if "load_average" in record]
-        customised = args.datasets or args.methods or args.seeds is not None or args.steps is not None
+        customised = args.datasets or args.methods or args.runs or args.seeds is not None or args.steps is not None
         selection = (f"A selection from the {args.preset} preset, as the command shows."
                      if customised else _benchmark.PRESETS[args.preset].note)
         note = (f"{selection} The runs took {run_minutes:.1f} minutes of "

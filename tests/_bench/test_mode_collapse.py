@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from discrepancy._bench import mode_collapse
+from discrepancy._bench import mode_collapse, mode_collapse_runs
 
 
 def test_quick_plan_covers_everything():
@@ -81,8 +81,6 @@ def test_load_rejects_foreign_records(tmp_path):
 
 
 def test_mlp_image_method_builds_mlp_networks():
-    from discrepancy._bench import mode_collapse_runs
-
     run = mode_collapse.plan_runs("quick", datasets=["stacked_digits"],
                                   methods=["wgan-gp-pack2-mlp"], steps=3)[1]
     model = mode_collapse_runs.build_model(run, (8, 8, 3))
@@ -95,6 +93,29 @@ def test_mlp_image_method_builds_mlp_networks():
     assert model.generate(4, seed=0).shape == (4, 8, 8, 3)
 
 
+def test_matching_method_builds_decaying_term():
+    run = mode_collapse.plan_runs("quick", datasets=["grid"], methods=["pacgan2-mmd-16k"], steps=400)[1]
+    model = mode_collapse_runs.build_model(run, (2,))
+    assert model.sample_matching.bandwidth == (0.5, 1.0, 2.0)
+    assert model.sample_matching_size == 512
+    # The weight reaches 0 after a quarter of the run's steps.
+    assert model.sample_matching_decay_steps == 100
+    assert float(model.sample_matching_weight_at(50)) == 50.0
+
+
+def test_plan_pairs():
+    runs = mode_collapse.plan_runs("full", pairs=[("ring", "pacgan2-long"), ("grid", "pacgan2-mmd-16k"),
+                                                  ("grid", "gan")], seeds=2)
+    assert [(run.dataset, run.method.name, run.seed) for run in runs] == [
+        ("ring", "real-data", 0), ("ring", "pacgan2-long", 0), ("ring", "pacgan2-long", 1),
+        ("grid", "real-data", 0), ("grid", "pacgan2-mmd-16k", 0), ("grid", "pacgan2-mmd-16k", 1),
+        ("grid", "gan", 0), ("grid", "gan", 1)]
+    with pytest.raises(ValueError, match="--runs"):
+        mode_collapse.plan_runs("full", pairs=[("ring", "gan")], methods=["gan"])
+    with pytest.raises(ValueError, match="moons"):
+        mode_collapse.plan_runs("full", pairs=[("moons", "gan")])
+
+
 def test_conv_networks_keep_earlier_fingerprints():
     # The fingerprint of a "conv" method leaves out the `networks` field, so
     # results recorded before the field existed still match their runs.
@@ -105,7 +126,7 @@ def test_conv_networks_keep_earlier_fingerprints():
 
     run = mode_collapse.plan_runs("quick", datasets=["ring"], methods=["gan"])[1]
     method = dataclasses.asdict(run.method)
-    del method["networks"]
+    del method["networks"], method["matching"]
     method["hidden_units"] = list(method["hidden_units"])
     settings = {"dataset": "ring", "method": method, "steps": run.steps,
                 "batch_size": run.batch_size, "num_eval_samples": run.num_eval_samples,

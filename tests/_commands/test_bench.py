@@ -89,6 +89,21 @@ def test_bench_reruns_changed_settings(tmp_path):
     assert first[0].key == second[0].key  # the real-data reference does not train
 
 
+def test_bench_runs_pairs(tmp_path, capsys):
+    arguments = ["bench", "mode-collapse", "--runs", "ring:gan", "--steps", "2", "--no-write",
+                 "--results", str(tmp_path / "results.jsonl")]
+    assert cli.main(arguments) == 0
+    records = read_records(tmp_path / "results.jsonl")
+    assert [(r["dataset"], r["method"]) for r in records] == [("ring", "real-data"), ("ring", "gan")]
+
+    bad = ["bench", "mode-collapse", "--runs", "ring", "--no-write",
+           "--results", str(tmp_path / "other.jsonl")]
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(bad)
+    assert stopped.value.code == cli.EXIT_USAGE
+    assert "DATASET:METHOD" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("option,value", [
     ("--datasets", "moons"),
     ("--methods", "gan,lsgan"),
