@@ -36,7 +36,8 @@ _RUN_FOLDERS = (CHECKPOINTS_FOLDER, "tensorboard")
 
 # Options that define the trained model. A rerun must repeat them to resume.
 RUN_OPTIONS = ("data", "divergence", "alpha_order", "pack", "steps", "critic_steps", "batch_size",
-               "num_samples", "learning_rate", "final_learning_rate", "seed")
+               "num_samples", "learning_rate", "final_learning_rate", "seed", "ema_decay",
+               "sample_matching_weight", "sample_matching_steps")
 
 # Divergences on raw samples train no critic, so they cannot pack critic inputs.
 RAW_SAMPLE_DIVERGENCES = ("mmd", "energy", "sinkhorn")
@@ -46,16 +47,27 @@ RAW_SAMPLE_DIVERGENCES = ("mmd", "energy", "sinkhorn")
 GENERIC_DEFAULTS: dict[str, Any] = {
     "data": "ring", "divergence": "gan", "seed": 0, "pack": 1, "steps": 2000, "critic_steps": 1,
     "batch_size": 128, "num_samples": 10000,
-    "learning_rate": 1e-3, "final_learning_rate": None,
+    "learning_rate": 1e-3, "final_learning_rate": None, "ema_decay": None,
+    "sample_matching_weight": None, "sample_matching_steps": None,
 }
 
-# PacGAN with m = 2, cosine learning-rate decay, 12000 steps: the best configuration
-# of benchmarks/mode_collapse.py on the ring, which captured 8 of 8 modes with at
-# least 90 % high-quality samples and a mode-histogram KL below 0.05 on 10 of 10 seeds.
+# The best configurations of the mode-collapse benchmark (benchmarks/mode_collapse.py).
+# ring: PacGAN with m = 2, cosine learning-rate decay, 12000 steps (pacgan2-long),
+# which captured 8 of 8 modes with at least 90 % high-quality samples and a
+# mode-histogram KL below 0.05 on 10 of 10 seeds.
+# grid: PacGAN with m = 2, batch 2048, 16000 steps, a generator EMA and an MMD
+# sample-matching term over the first 4000 steps (pacgan2-mmd-16k).
 PRESETS: dict[str, dict[str, Any]] = {
     "ring": {"pack": 2, "steps": 12000, "batch_size": 256, "num_samples": 20000,
              "learning_rate": 1e-3, "final_learning_rate": 1e-5},
+    "grid": {"pack": 2, "steps": 16000, "batch_size": 2048, "num_samples": 20000,
+             "learning_rate": 1e-3, "final_learning_rate": 1e-5, "ema_decay": 0.999,
+             "sample_matching_weight": 100.0, "sample_matching_steps": 4000},
 }
+
+# Bandwidths of the MMD sample-matching term of `discrepancy train`, in data
+# units: about a quarter to one times the spacing of the grid's modes.
+SAMPLE_MATCHING_BANDWIDTHS = (0.5, 1.0, 2.0)
 
 
 def option_flag(key: str) -> str:

@@ -42,8 +42,12 @@ defaults by dataset:
              captured 8 of 8 modes with >= 90 % high-quality samples on 10 of 10 seeds
              in benchmarks/mode_collapse.py (configuration pacgan2-long), and on
              seeds 0 to 3 of this command.
+  grid       PacGAN with m = 2, --steps 16000, --batch-size 2048, --num-samples 20000,
+             --learning-rate 0.001 decaying along a cosine to 0.00001, --ema-decay 0.999,
+             --sample-matching-weight 100 decaying to 0 over --sample-matching-steps 4000
+             (configuration pacgan2-mmd-16k of benchmarks/mode_collapse.py).
   others     --pack 1, --steps 2000, --batch-size 128, --num-samples 10000,
-             --learning-rate 0.001, constant.
+             --learning-rate 0.001, constant, no EMA and no sample matching.
   all        --critic-steps 1, --seed 0, Adam with beta_1 0.5 and beta_2 0.9,
              MLPs of 3 x 128 units and a 16-D latent space for vectors, small
              convolutional networks for stacked digits.
@@ -105,6 +109,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--final-learning-rate", type=float,
                         help="learning rate at the last step, reached along a cosine; equal to "
                              "--learning-rate for a constant rate (default: by dataset)")
+    parser.add_argument("--ema-decay", type=float,
+                        help="decay of an exponential moving average of the generator's weights, "
+                             "which the samples then come from (default: by dataset; none)")
+    parser.add_argument("--sample-matching-weight", type=float,
+                        help="weight of an MMD term between real and generated samples (Gaussian "
+                             "kernels of bandwidths 0.5, 1 and 2 in data units) added to the "
+                             "generator loss; 0 for none (default: by dataset)")
+    parser.add_argument("--sample-matching-steps", type=int,
+                        help="steps over which that weight decays linearly to 0; omit to keep it "
+                             "constant (default: by dataset)")
     parser.add_argument("--seed", type=int, help="seed of the data, the initial weights and the noise (default: 0)")
     parser.add_argument("--checkpoint-every", type=int, default=500,
                         help="generator steps between checkpoints (default: 500)")
@@ -123,7 +137,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def _check_options(args: argparse.Namespace) -> None:
     """Rejects option values outside their range before anything is loaded."""
-    for key in ("pack", "steps", "critic_steps", "batch_size", "num_samples", "checkpoint_every"):
+    for key in ("pack", "steps", "critic_steps", "batch_size", "num_samples", "checkpoint_every",
+                "sample_matching_steps"):
         value = getattr(args, key)
         if value is not None and value < 1:
             raise ValueError(f"{run_folder.option_flag(key)} must be at least 1, got {value}.")
@@ -131,6 +146,13 @@ def _check_options(args: argparse.Namespace) -> None:
         value = getattr(args, key)
         if value is not None and not (math.isfinite(value) and value > 0):
             raise ValueError(f"{run_folder.option_flag(key)} must be a positive number, got {value}.")
+    if args.ema_decay is not None and not 0.0 <= args.ema_decay < 1.0:
+        raise ValueError(f"--ema-decay must be in [0, 1), got {args.ema_decay}; 0.999 averages over "
+                         "about 1000 steps.")
+    weight = args.sample_matching_weight
+    if weight is not None and not (math.isfinite(weight) and weight >= 0):
+        raise ValueError(f"--sample-matching-weight must be a number >= 0, got {weight}; 0 turns "
+                         "the term off.")
     if args.seed is not None and args.seed < 0:
         raise ValueError(f"--seed must be at least 0, got {args.seed}.")
     # Without the package, tf.summary fails at the first summary, in the middle of training.
@@ -202,9 +224,18 @@ def _build_model(settings: dict[str, Any], sample_shape: tuple[int, ...]):
 
         divergence = f_divergence("alpha", alpha_order=settings["alpha_order"])
 
+    matching = {}
+    if settings.get("sample_matching_weight"):
+        matching = {
+            "sample_matching": gans.MMDObjective(bandwidth=run_folder.SAMPLE_MATCHING_BANDWIDTHS),
+            "sample_matching_weight": settings["sample_matching_weight"],
+            "sample_matching_decay_steps": settings.get("sample_matching_steps"),
+        }
+
     keras.utils.set_random_seed(settings["seed"])
     model = gans.GAN(divergence=divergence, sample_shape=sample_shape, pack=settings["pack"],
-                     critic_steps=settings["critic_steps"], seed=settings["seed"])
+                     critic_steps=settings["critic_steps"], seed=settings["seed"],
+                     ema_decay=settings.get("ema_decay"), **matching)
     model.compile(
         g_optimizer=keras.optimizers.Adam(_learning_rate(settings, 1), beta_1=0.5, beta_2=0.9),
         d_optimizer=keras.optimizers.Adam(_learning_rate(settings, settings["critic_steps"]),

@@ -214,6 +214,10 @@ def test_nan_data_leaves_no_folder(tmp_path, capsys):
     (["--steps", "0"], "--steps"),
     (["--learning-rate", "-1"], "--learning-rate"),
     (["--batch-size", "512"], "--batch-size"),
+    (["--ema-decay", "1.0"], "--ema-decay"),
+    (["--sample-matching-weight", "-2"], "--sample-matching-weight"),
+    (["--sample-matching-weight", "nan"], "--sample-matching-weight"),
+    (["--sample-matching-steps", "0"], "--sample-matching-steps"),
     pytest.param(["--tensorboard"], "tensorboard package", id="tensorboard-missing",
                  marks=pytest.mark.skipif(importlib.util.find_spec("tensorboard") is not None,
                                           reason="tensorboard is installed")),
@@ -222,6 +226,29 @@ def test_train_rejects_bad_options(tmp_path, capsys, arguments, message):
     code, _, stderr = train(capsys, "--out", str(tmp_path / "run"), "--quiet", *arguments)
     assert code == cli.EXIT_INVALID_INPUT
     assert message in stderr
+
+
+def test_grid_preset_uses_ema_and_sample_matching(tmp_path, capsys):
+    out = tmp_path / "grid"
+    code = cli.main(["train", "--data", "grid", "--num-samples", "4096", "--steps", "6",
+                     "--sample-matching-steps", "3", "--checkpoint-every", "3", "--out", str(out),
+                     "--quiet"])
+    assert code == cli.EXIT_OK
+    report = read_report(out)
+    settings = report["settings"]
+    assert (settings["pack"], settings["batch_size"], settings["ema_decay"]) == (2, 2048, 0.999)
+    assert settings["sample_matching_weight"] == 100.0
+    assert settings["sample_matching_steps"] == 3
+    assert report["final_metrics"]["num_modes"] == 25
+    # The averaged generator weights are saved with the others.
+    assert any("ema" in name for name in checkpoint_values(out))
+
+    # A rerun with other matching settings is a different run.
+    code = cli.main(["train", "--data", "grid", "--num-samples", "4096", "--steps", "6",
+                     "--sample-matching-steps", "3", "--sample-matching-weight", "0", "--out",
+                     str(out), "--quiet"])
+    assert code == cli.EXIT_INVALID_INPUT
+    assert "--sample-matching-weight 0.0 (saved: 100.0)" in capsys.readouterr().err
 
 
 def test_help_lists_presets(capsys):
