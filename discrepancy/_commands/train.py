@@ -44,8 +44,9 @@ defaults by dataset:
              seeds 0 to 3 of this command.
   grid       PacGAN with m = 2, --steps 16000, --batch-size 2048, --num-samples 20000,
              --learning-rate 0.001 decaying along a cosine to 0.00001, --ema-decay 0.999,
-             --sample-matching-weight 100 decaying to 0 over --sample-matching-steps 4000
-             (configuration pacgan2-mmd-16k of benchmarks/mode_collapse.py).
+             --sample-matching-weight 100 decaying to --sample-matching-floor 10 over
+             --sample-matching-steps 4000 (configuration pacgan2-mmd-floor of
+             benchmarks/mode_collapse.py).
   others     --pack 1, --steps 2000, --batch-size 128, --num-samples 10000,
              --learning-rate 0.001, constant, no EMA and no sample matching.
   all        --critic-steps 1, --seed 0, Adam with beta_1 0.5 and beta_2 0.9,
@@ -117,8 +118,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "kernels of bandwidths 0.5, 1 and 2 in data units) added to the "
                              "generator loss; 0 for none (default: by dataset)")
     parser.add_argument("--sample-matching-steps", type=int,
-                        help="steps over which that weight decays linearly to 0; omit to keep it "
-                             "constant (default: by dataset)")
+                        help="steps over which that weight decays linearly to the floor; omit to "
+                             "keep it constant (default: by dataset)")
+    parser.add_argument("--sample-matching-floor", type=float,
+                        help="weight that the decay ends at and keeps to the last step (default: "
+                             "by dataset; 0)")
     parser.add_argument("--seed", type=int, help="seed of the data, the initial weights and the noise (default: 0)")
     parser.add_argument("--checkpoint-every", type=int, default=500,
                         help="generator steps between checkpoints (default: 500)")
@@ -153,6 +157,9 @@ def _check_options(args: argparse.Namespace) -> None:
     if weight is not None and not (math.isfinite(weight) and weight >= 0):
         raise ValueError(f"--sample-matching-weight must be a number >= 0, got {weight}; 0 turns "
                          "the term off.")
+    floor = args.sample_matching_floor
+    if floor is not None and not (math.isfinite(floor) and floor >= 0):
+        raise ValueError(f"--sample-matching-floor must be a number >= 0, got {floor}.")
     if args.seed is not None and args.seed < 0:
         raise ValueError(f"--seed must be at least 0, got {args.seed}.")
     # Without the package, tf.summary fails at the first summary, in the middle of training.
@@ -225,11 +232,19 @@ def _build_model(settings: dict[str, Any], sample_shape: tuple[int, ...]):
         divergence = f_divergence("alpha", alpha_order=settings["alpha_order"])
 
     matching = {}
-    if settings.get("sample_matching_weight"):
+    weight = settings.get("sample_matching_weight")
+    if weight:
+        decay_steps = settings.get("sample_matching_steps")
+        floor = settings.get("sample_matching_floor") or 0.0
+        if decay_steps and floor:
+            # Linear decay to the floor, which then stays.
+            weight = keras.optimizers.schedules.PolynomialDecay(weight, decay_steps,
+                                                                end_learning_rate=floor, power=1.0)
+            decay_steps = None
         matching = {
             "sample_matching": gans.MMDObjective(bandwidth=run_folder.SAMPLE_MATCHING_BANDWIDTHS),
-            "sample_matching_weight": settings["sample_matching_weight"],
-            "sample_matching_decay_steps": settings.get("sample_matching_steps"),
+            "sample_matching_weight": weight,
+            "sample_matching_decay_steps": decay_steps,
         }
 
     keras.utils.set_random_seed(settings["seed"])

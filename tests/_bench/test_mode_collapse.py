@@ -103,6 +103,14 @@ def test_matching_method_builds_decaying_term():
     assert float(model.sample_matching_weight_at(50)) == 50.0
 
 
+def test_matching_floor_keeps_final_weight():
+    run = mode_collapse.plan_runs("quick", datasets=["grid"], methods=["pacgan2-mmd-floor"], steps=400)[1]
+    model = mode_collapse_runs.build_model(run, (2,))
+    weights = [float(model.sample_matching_weight_at(step)) for step in (0, 50, 100, 399)]
+    # From 100 to 10 over a quarter of the steps, then 10.
+    assert weights == pytest.approx([100.0, 55.0, 10.0, 10.0])
+
+
 def test_plan_pairs():
     runs = mode_collapse.plan_runs("full", pairs=[("ring", "pacgan2-long"), ("grid", "pacgan2-mmd-16k"),
                                                   ("grid", "gan")], seeds=2)

@@ -218,6 +218,7 @@ def test_nan_data_leaves_no_folder(tmp_path, capsys):
     (["--sample-matching-weight", "-2"], "--sample-matching-weight"),
     (["--sample-matching-weight", "nan"], "--sample-matching-weight"),
     (["--sample-matching-steps", "0"], "--sample-matching-steps"),
+    (["--sample-matching-floor", "-1"], "--sample-matching-floor"),
     pytest.param(["--tensorboard"], "tensorboard package", id="tensorboard-missing",
                  marks=pytest.mark.skipif(importlib.util.find_spec("tensorboard") is not None,
                                           reason="tensorboard is installed")),
@@ -239,6 +240,7 @@ def test_grid_preset_uses_ema_and_sample_matching(tmp_path, capsys):
     assert (settings["pack"], settings["batch_size"], settings["ema_decay"]) == (2, 2048, 0.999)
     assert settings["sample_matching_weight"] == 100.0
     assert settings["sample_matching_steps"] == 3
+    assert settings["sample_matching_floor"] == 10.0
     assert report["final_metrics"]["num_modes"] == 25
     # The averaged generator weights are saved with the others.
     assert any("ema" in name for name in checkpoint_values(out))
