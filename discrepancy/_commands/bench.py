@@ -201,7 +201,8 @@ def run_mode_collapse(args: argparse.Namespace) -> int:
         body = _benchmark_report.report_body(records, note=note,
                                              figure_name=figure_path.name if in_docs else None)
         name = "mode-collapse" if args.preset == "full" else f"mode-collapse-{args.preset}"
-        title = f"Mode collapse of every divergence ({args.preset} preset)"
+        title = (f"Mode collapse of chosen methods ({args.preset} preset settings)" if customised
+                 else f"Mode collapse of every divergence ({args.preset} preset)")
         page = helpers.write_section(name, title, _command_line(args), body)
         print(f"discrepancy bench mode-collapse: table in {page}", file=sys.stderr)
     return 0
