@@ -187,19 +187,12 @@ def _matching_options(run: Run) -> dict[str, Any]:
     divergence = matching.get("divergence", "mmd")
     if divergence == "mmd" and "bandwidth" in matching:
         divergence = _objectives.MMDObjective(bandwidth=tuple(matching["bandwidth"]))
-    weight = matching.get("weight", 1.0)
     decay_steps = None
     if matching.get("decay_fraction") is not None:
         decay_steps = max(1, round(matching["decay_fraction"] * run.steps))
-        if matching.get("final_weight"):
-            # Linear decay to a floor that then stays: a schedule instead of a float.
-            import keras
-
-            weight = keras.optimizers.schedules.PolynomialDecay(
-                weight, decay_steps, end_learning_rate=matching["final_weight"], power=1.0)
-            decay_steps = None
-    return {"sample_matching": divergence, "sample_matching_weight": weight,
+    return {"sample_matching": divergence, "sample_matching_weight": matching.get("weight", 1.0),
             "sample_matching_decay_steps": decay_steps,
+            "sample_matching_final_weight": matching.get("final_weight", 0.0),
             "sample_matching_size": matching.get("size", 512)}
 
 

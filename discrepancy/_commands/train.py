@@ -151,8 +151,8 @@ def _check_options(args: argparse.Namespace) -> None:
         if value is not None and not (math.isfinite(value) and value > 0):
             raise ValueError(f"{run_folder.option_flag(key)} must be a positive number, got {value}.")
     if args.ema_decay is not None and not 0.0 <= args.ema_decay < 1.0:
-        raise ValueError(f"--ema-decay must be in [0, 1), got {args.ema_decay}; 0.999 averages over "
-                         "about 1000 steps.")
+        raise ValueError(f"--ema-decay must be in [0, 1), got {args.ema_decay}. For example, 0.999 "
+                         "averages over about 1000 steps.")
     weight = args.sample_matching_weight
     if weight is not None and not (math.isfinite(weight) and weight >= 0):
         raise ValueError(f"--sample-matching-weight must be a number >= 0, got {weight}; 0 turns "
@@ -232,19 +232,17 @@ def _build_model(settings: dict[str, Any], sample_shape: tuple[int, ...]):
         divergence = f_divergence("alpha", alpha_order=settings["alpha_order"])
 
     matching = {}
-    weight = settings.get("sample_matching_weight")
-    if weight:
+    if settings.get("sample_matching_weight"):
         decay_steps = settings.get("sample_matching_steps")
         floor = settings.get("sample_matching_floor") or 0.0
-        if decay_steps and floor:
-            # Linear decay to the floor, which then stays.
-            weight = keras.optimizers.schedules.PolynomialDecay(weight, decay_steps,
-                                                                end_learning_rate=floor, power=1.0)
-            decay_steps = None
+        if decay_steps is None:
+            # Without decay steps the weight stays constant, so the floor is unused.
+            floor = 0.0
         matching = {
             "sample_matching": gans.MMDObjective(bandwidth=run_folder.SAMPLE_MATCHING_BANDWIDTHS),
-            "sample_matching_weight": weight,
+            "sample_matching_weight": settings["sample_matching_weight"],
             "sample_matching_decay_steps": decay_steps,
+            "sample_matching_final_weight": floor,
         }
 
     keras.utils.set_random_seed(settings["seed"])

@@ -104,9 +104,12 @@ class GAN(keras.Model):
       sample_matching_weight: w_t, a float >= 0 or a callable of the
         generator step returning the weight (a keras learning-rate schedule
         works).
-      sample_matching_decay_steps: None keeps a float weight constant; an
-        integer N decays it linearly to 0 at generator step N, after which
-        the critic alone shapes the samples.
+      sample_matching_decay_steps: None keeps a float weight constant. An
+        integer N decays it linearly to `sample_matching_final_weight` at
+        generator step N, and the weight stays there.
+      sample_matching_final_weight: the weight reached after the decay (0 by
+        default, so the critic alone shapes the samples). A small floor keeps
+        the mode weights from drifting apart later in training.
       sample_matching_size: real and generated samples of each batch that
         enter the term (the first ones of the batch, which is shuffled), or
         None for the whole batch. The U-statistic cost grows with its square.
@@ -136,6 +139,7 @@ class GAN(keras.Model):
         sample_matching: Any = None,
         sample_matching_weight: Any = 1.0,
         sample_matching_decay_steps: int | None = None,
+        sample_matching_final_weight: float = 0.0,
         sample_matching_size: int | None = 512,
         name: str = "gan",
         **kwargs,
@@ -155,8 +159,9 @@ class GAN(keras.Model):
             latent_dim = _validation.as_int(latent_dim, "latent_dim", minimum=1)
         self.ema_decay = _check_ema_decay(ema_decay)
         self.sample_matching = _check_sample_matching(sample_matching)
-        self.sample_matching_weight, self.sample_matching_decay_steps = _check_matching_weight(
-            sample_matching_weight, sample_matching_decay_steps)
+        (self.sample_matching_weight, self.sample_matching_decay_steps,
+         self.sample_matching_final_weight) = _check_matching_weight(
+            sample_matching_weight, sample_matching_decay_steps, sample_matching_final_weight)
         if sample_matching_size is not None:
             sample_matching_size = _validation.as_int(sample_matching_size, "sample_matching_size",
                                                       minimum=2)
@@ -533,8 +538,9 @@ class GAN(keras.Model):
             return tf.cast(weight(step), tf.float32)
         if self.sample_matching_decay_steps is None:
             return tf.constant(weight, tf.float32)
-        remaining = 1.0 - step / float(self.sample_matching_decay_steps)
-        return weight * tf.maximum(remaining, 0.0)
+        remaining = tf.maximum(1.0 - step / float(self.sample_matching_decay_steps), 0.0)
+        final = self.sample_matching_final_weight
+        return final + (weight - final) * remaining
 
     def sample_matching_loss(self, real: tf.Tensor, fake: tf.Tensor, step: Any = None) -> tf.Tensor:
         """Returns the sample-matching term w_t D(real, fake) of the generator loss, float32.
@@ -775,19 +781,28 @@ def _check_sample_matching(sample_matching: Any):
     return objective
 
 
-def _check_matching_weight(weight: Any, decay_steps: Any) -> tuple[Any, int | None]:
-    """Validates `sample_matching_weight` and `sample_matching_decay_steps`."""
+def _check_matching_weight(
+    weight: Any, decay_steps: Any, final_weight: Any
+) -> tuple[Any, int | None, float]:
+    """Validates the weight, decay steps and final weight of the sample-matching term."""
+    final_weight = _validation.as_float(final_weight, "sample_matching_final_weight", minimum=0.0)
     if callable(weight):
-        if decay_steps is not None:
+        if decay_steps is not None or final_weight:
             raise ValueError(
-                f"`sample_matching_decay_steps` ({decay_steps!r}) applies to a float weight; "
-                "a callable `sample_matching_weight` is its own schedule, so pass one or the other."
+                f"`sample_matching_decay_steps` ({decay_steps!r}) and `sample_matching_final_weight` "
+                f"({final_weight!r}) apply to a float weight. A callable `sample_matching_weight` is "
+                "its own schedule, so pass one or the other."
             )
-        return weight, None
+        return weight, None, 0.0
     weight = _validation.as_float(weight, "sample_matching_weight", minimum=0.0)
     if decay_steps is not None:
         decay_steps = _validation.as_int(decay_steps, "sample_matching_decay_steps", minimum=1)
-    return weight, decay_steps
+    elif final_weight:
+        raise ValueError(
+            f"`sample_matching_final_weight` ({final_weight!r}) is the weight reached after the "
+            "decay, but `sample_matching_decay_steps` is None; pass the number of decay steps."
+        )
+    return weight, decay_steps, final_weight
 
 
 def _matching_settings(model) -> dict[str, Any] | None:
@@ -799,7 +814,8 @@ def _matching_settings(model) -> dict[str, Any] | None:
         config = getattr(weight, "get_config", None)
         weight = {"schedule": type(weight).__name__, **(config() if config else {})}
     return {"divergence": model.sample_matching.settings(), "weight": weight,
-            "decay_steps": model.sample_matching_decay_steps, "size": model.sample_matching_size}
+            "decay_steps": model.sample_matching_decay_steps,
+            "final_weight": model.sample_matching_final_weight, "size": model.sample_matching_size}
 
 
 def _input_shape(model) -> tuple | None:

@@ -64,6 +64,14 @@ def test_linear_decay_reaches_zero_and_stops_gradients():
     np.testing.assert_array_equal(tape.gradient(value, fake, unconnected_gradients="zero"), 0.0)
 
 
+def test_decay_ends_at_final_weight():
+    model = matching_gan(sample_matching_weight=8.0, sample_matching_decay_steps=100,
+                         sample_matching_final_weight=2.0)
+    weights = [float(model.sample_matching_weight_at(step)) for step in (0, 50, 100, 500)]
+    np.testing.assert_allclose(weights, [8.0, 5.0, 2.0, 2.0])
+    assert model.settings()["sample_matching"]["final_weight"] == 2.0
+
+
 def test_callable_weight_is_a_schedule():
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay([10], [5.0, 1.0])
     model = matching_gan(sample_matching_weight=schedule)
@@ -83,7 +91,8 @@ def test_training_logs_the_term_and_its_decay():
     # Steps 4 and 5 have weight 0.
     assert matching[4:] == [0.0, 0.0]
     settings = model.settings()["sample_matching"]
-    assert settings["decay_steps"] == 4 and settings["weight"] == 50.0
+    assert settings["decay_steps"] == 4
+    assert settings["weight"] == 50.0
     assert settings["divergence"]["bandwidth"] == [0.5, 2.0]
 
 
@@ -120,6 +129,12 @@ def test_veegan_adds_the_term():
       "sample_matching_decay_steps": 10}, ValueError, "sample_matching_decay_steps"),
     ({"sample_matching": "mmd", "sample_matching_decay_steps": 0}, ValueError, "sample_matching_decay_steps"),
     ({"sample_matching": "mmd", "sample_matching_size": 1}, ValueError, "sample_matching_size"),
+    ({"sample_matching": "mmd", "sample_matching_final_weight": 1.0}, ValueError,
+     "sample_matching_decay_steps"),
+    ({"sample_matching": "mmd", "sample_matching_decay_steps": 5, "sample_matching_final_weight": -1.0},
+     ValueError, "sample_matching_final_weight"),
+    ({"sample_matching": "mmd", "sample_matching_weight": lambda step: 1.0,
+      "sample_matching_final_weight": 1.0}, ValueError, "sample_matching_final_weight"),
 ])
 def test_rejects_bad_options(options, error, message):
     with pytest.raises(error, match=message):
