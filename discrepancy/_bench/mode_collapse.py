@@ -162,8 +162,8 @@ METHODS: dict[str, MethodConfig] = _methods(
     # weight 100 decaying to 0 over the first 4000 steps; 512 samples). The
     # critic alone sharpens the modes in the remaining 12000 steps. A first
     # version, pacgan2-mmd, trained 12000 steps in all and ended its first
-    # run at 83 % high quality, so it was dropped; the description keeps its
-    # name because it is part of the recorded runs' fingerprints.
+    # run at 83 % high quality, so it was dropped. The description keeps its
+    # name because the description is part of the recorded runs' fingerprints.
     MethodConfig("pacgan2-mmd-16k", "pacgan2-mmd with 16000 steps (MMD over the first 4000)",
                  pack=2, steps=16000, final_learning_rate=1e-5, batch_size=2048,
                  model_options={"ema_decay": 0.999},
@@ -171,8 +171,8 @@ METHODS: dict[str, MethodConfig] = _methods(
                            "decay_fraction": 0.25, "size": 512}),
     # pacgan2-mmd-16k with a floor under the matching weight: 100 decaying
     # to 10 over the first 4000 steps, then 10 to the end. Without the floor
-    # the mode weights drifted apart on one of five seeds (KL 0.198) after
-    # the term was gone; with it they stay balanced, and the samples are as sharp.
+    # the mode weights drifted apart on one of five seeds (KL 0.198) once the
+    # term was gone. With it they stay balanced, and the samples are as sharp.
     MethodConfig("pacgan2-mmd-floor", "PacGAN pack=2, batch 2048, 16000 steps, rate decayed to "
                  "1e-5, generator EMA 0.999, plus an MMD sample-matching term (bandwidths 0.5, 1, 2; "
                  "512 samples) whose weight decays from 100 to 10 over the first 4000 steps",
