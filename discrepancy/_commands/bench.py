@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -40,7 +41,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     mode_collapse.add_argument(
         "--preset", default="quick", choices=sorted(_benchmark.PRESETS),
         help="quick: one seed, short runs, every method on the ring and two elsewhere (about 15 "
-             "minutes on 2 CPU cores); full: every method on every dataset over 10 seeds (hours) "
+             "minutes on 2 CPU cores); full: every method on every dataset over 10 seeds, plus the "
+             "best configuration of each dataset (about a day; run it in parts) "
              "(default: quick)",
     )
     mode_collapse.add_argument(
@@ -69,8 +71,35 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     mode_collapse.add_argument("--no-write", action="store_true",
                                help="do not update docs/benchmarks.md, and write no figure unless --figure is given")
     mode_collapse.add_argument("--figure", help="PNG of generated samples per method (default: docs/mode_collapse.png)")
+    mode_collapse.add_argument(
+        "--section",
+        help="section of docs/benchmarks.md that the table replaces: mode-collapse, or a name "
+             "that starts with mode-collapse- so that a selection sits beside the preset tables "
+             "(default: mode-collapse for the full preset, mode-collapse-quick for the quick one)",
+    )
     mode_collapse.set_defaults(run=run_mode_collapse)
     return parser
+
+
+_SECTION_PATTERN = re.compile(r"mode-collapse(-[a-z0-9]+)*")
+
+
+def section_name(preset: str, section: str | None) -> str:
+    """Returns the docs/benchmarks.md section a run writes: `section`, or the preset's own.
+
+    Raises:
+      ValueError: `section` is not "mode-collapse" or "mode-collapse-" plus
+        lower-case words, which keeps the bench away from the sections of
+        the other benchmarks.
+    """
+    if section is None:
+        return "mode-collapse" if preset == "full" else f"mode-collapse-{preset}"
+    if not isinstance(section, str) or not _SECTION_PATTERN.fullmatch(section):
+        raise ValueError(
+            f"--section must be mode-collapse or start with mode-collapse- followed by lower-case "
+            f"letters, digits and hyphens, got {section!r}; for example --section mode-collapse-ring."
+        )
+    return section
 
 
 def _comma_list(text: str) -> list[str]:
@@ -146,6 +175,7 @@ def run_mode_collapse(args: argparse.Namespace) -> int:
 
     from discrepancy._bench import mode_collapse as _benchmark, mode_collapse_report as _benchmark_report
 
+    section = section_name(args.preset, args.section)
     runs = _benchmark.plan_runs(args.preset, datasets=args.datasets, methods=args.methods,
                                 seeds=args.seeds, first_seed=args.first_seed, steps=args.steps,
                                 pairs=args.runs)
@@ -200,9 +230,9 @@ def run_mode_collapse(args: argparse.Namespace) -> int:
         in_docs = figure_path is not None and figure_path.resolve().parent == (root / "docs").resolve()
         body = _benchmark_report.report_body(records, note=note,
                                              figure_name=figure_path.name if in_docs else None)
-        name = "mode-collapse" if args.preset == "full" else f"mode-collapse-{args.preset}"
-        title = (f"Mode collapse of chosen methods ({args.preset} preset settings)" if customised
-                 else f"Mode collapse of every divergence ({args.preset} preset)")
-        page = helpers.write_section(name, title, _command_line(args), body)
+        datasets = ", ".join(dict.fromkeys(run.dataset for run in runs))
+        title = (f"Mode collapse of chosen methods on {datasets} ({args.preset} preset settings)"
+                 if customised else f"Mode collapse of every divergence ({args.preset} preset)")
+        page = helpers.write_section(section, title, _command_line(args), body)
         print(f"discrepancy bench mode-collapse: table in {page}", file=sys.stderr)
     return 0

@@ -18,9 +18,23 @@ def test_quick_plan_covers_everything():
 
 def test_plan_full_size():
     runs = mode_collapse.plan_runs("full")
-    # 4 datasets x 11 methods x 10 seeds, plus one real-data reference per dataset.
-    assert len(runs) == 4 * 11 * 10 + 4
+    # 4 datasets x 11 methods x 10 seeds, the best configuration of 3 datasets
+    # x 10 seeds, and one real-data reference per dataset.
+    assert len(runs) == 4 * 11 * 10 + 3 * 10 + 4
     assert {run.num_eval_samples for run in runs if run.dataset == "stacked_digits"} == {26000}
+
+
+def test_full_plan_adds_best_methods():
+    runs = mode_collapse.plan_runs("full", seeds=1)
+    planned = {(run.dataset, run.method.name): run for run in runs}
+    grid = planned[("grid", "pacgan2-mmd-floor")]
+    assert (grid.steps, grid.batch_size) == (16000, 2048)
+    digits = planned[("stacked_digits", "wgan-gp-pack2-mlp")]
+    assert (digits.steps, digits.batch_size) == (8000, 256)
+    assert ("ring", "pacgan2-long") in planned
+    high_dim = {name for dataset, name in planned
+                if dataset == "high_dim_ring" and name != mode_collapse.REFERENCE}
+    assert high_dim == set(mode_collapse.DEFAULT_METHODS)
 
 
 def test_plan_overrides():

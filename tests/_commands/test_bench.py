@@ -12,6 +12,7 @@ import pytest
 
 from discrepancy import cli
 from discrepancy._bench import mode_collapse, mode_collapse_runs
+from discrepancy._commands import bench
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -118,6 +119,22 @@ def test_bench_rejects_bad_options(tmp_path, capsys, option, value):
     message = capsys.readouterr().err
     assert option in message
     assert value.split(",")[-1] in message
+    assert not (tmp_path / "results.jsonl").exists()
+
+
+def test_section_names():
+    assert bench.section_name("full", None) == "mode-collapse"
+    assert bench.section_name("quick", None) == "mode-collapse-quick"
+    assert bench.section_name("quick", "mode-collapse-ring-long") == "mode-collapse-ring-long"
+    for bad in ["fid", "mode-collapse-", "mode-collapse-Ring", "mode-collapse ring", "x-mode-collapse"]:
+        with pytest.raises(ValueError, match="--section"):
+            bench.section_name("full", bad)
+
+
+def test_bench_rejects_foreign_section(tmp_path, capsys):
+    arguments = bench_arguments(tmp_path, "--section", "fid")
+    assert cli.main(arguments) == cli.EXIT_INVALID_INPUT
+    assert "'fid'" in capsys.readouterr().err
     assert not (tmp_path / "results.jsonl").exists()
 
 
