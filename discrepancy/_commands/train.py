@@ -287,6 +287,7 @@ def _train(args: argparse.Namespace, settings: dict[str, Any], out: Path, starte
     """Trains from the latest checkpoint in `out` to the last step, then scores and reports."""
     from discrepancy.gans import _callbacks
     from discrepancy.gans._energy import EnergyMeter
+    from discrepancy.gans._gan import TrainingDivergedError
 
     real, modes = load_training_data(settings["data"], settings["num_samples"], settings["seed"])
 
@@ -324,6 +325,16 @@ def _train(args: argparse.Namespace, settings: dict[str, Any], out: Path, starte
         training_seconds = time.monotonic() - fit_started
         if model.step % args.checkpoint_every:
             checkpoints.save(model)
+    except TrainingDivergedError as error:
+        # The weights are no longer finite, so nothing is saved: the last
+        # checkpoint contains the last finite state.
+        timing = {"wall": time.monotonic() - started, "training": time.monotonic() - fit_started}
+        report = _report("diverged", model, settings, out, {}, meter.stop(), timing, previous)
+        run_folder.write_json_atomically(out / run_folder.REPORT_FILE, report)
+        print(f"discrepancy train: {error} The checkpoints in {out / run_folder.CHECKPOINTS_FOLDER} "
+              "stop before the divergence; start a new run folder (--out) with other settings.",
+              file=sys.stderr)
+        return 1
     except (KeyboardInterrupt, SystemExit):
         # The checkpoint callback saves on SIGINT and SIGTERM during fit. An
         # interrupt while its handlers are not installed (as fit starts or

@@ -2,7 +2,7 @@
 
 from discrepancy.gans._callbacks import CheckpointCallback, EnergyCallback, MetricsCallback, SamplePlotCallback
 from discrepancy.gans._energy import EnergyMeter
-from discrepancy.gans._gan import GAN
+from discrepancy.gans._gan import GAN, TrainingDivergedError
 from discrepancy.gans._objectives import (
     EnergyObjective,
     FGANObjective,
@@ -18,6 +18,7 @@ __all__: list[str] = [
     "ConditionalGAN",
     "InfoGAN",
     "VEEGAN",
+    "TrainingDivergedError",
     "CheckpointCallback",
     "EnergyCallback",
     "EnergyMeter",

@@ -28,7 +28,7 @@ from discrepancy import _validation
 from discrepancy.gans import _networks, _objectives, _packing, _penalties
 from discrepancy.gans._replicas import draw_replica_slice, replica_info
 
-__all__ = ["GAN"]
+__all__ = ["GAN", "TrainingDivergedError"]
 
 logger = logging.getLogger("discrepancy.gans")
 
@@ -41,6 +41,41 @@ def _fold(seed: tf.Tensor, *values: int) -> tf.Tensor:
     for value in values:
         seed = tf.random.experimental.stateless_fold_in(seed, value)
     return seed
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Raised by `GAN.fit` when a logged loss becomes NaN or infinite.
+
+    Attributes:
+      step: generator updates completed when the loss was seen.
+      name: the log entry, for example "critic_loss".
+      value: its value.
+    """
+
+    def __init__(self, step: int, name: str, value: float):
+        self.step, self.name, self.value = step, name, value
+        super().__init__(
+            f"training diverged at generator step {step}: {name} is {value}, so the weights are no "
+            "longer finite. Restart from an earlier checkpoint with a smaller learning rate, or "
+            "use a bounded game such as divergence='wasserstein' (gradient penalty)."
+        )
+
+
+class _StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raises `TrainingDivergedError` at the first batch whose logs contain NaN or inf.
+
+    Keras's TerminateOnNaN reads only a log named "loss", which a GAN does not
+    have. The logs are running means over the epoch, so one non-finite step
+    shows in them at once, and raising before the later callbacks run keeps
+    a checkpoint callback from saving the broken weights.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        for name, value in (logs or {}).items():
+            array = np.asarray(value, dtype=np.float64)
+            if not np.all(np.isfinite(array)):
+                self.model.stop_training = True
+                raise TrainingDivergedError(self.model.step, name, float(array.reshape(-1)[0]))
 
 
 class GAN(keras.Model):
@@ -618,6 +653,7 @@ class GAN(keras.Model):
         steps_per_epoch: int | None = None,
         callbacks: Sequence[keras.callbacks.Callback] | None = None,
         verbose: Any = "auto",
+        check_finite: bool = True,
         **kwargs,
     ):
         """Trains on an array of real samples or a `tf.data.Dataset` of batches.
@@ -645,13 +681,25 @@ class GAN(keras.Model):
             is n // batch_size.
           callbacks: Keras callbacks, for example those of `discrepancy.gans`.
           verbose: as for keras.Model.fit.
+          check_finite: stop at the first step whose logged losses are NaN
+            or inf, by raising `TrainingDivergedError`. It costs one read of
+            the logs per call of the train function.
           **kwargs: passed to keras.Model.fit.
 
         Returns:
           The Keras History of the last fit call.
+
+        Raises:
+          TrainingDivergedError: with `check_finite`, a loss became NaN or
+            inf. The model is left at that step, with weights that are not
+            finite.
         """
         if self.g_optimizer is None:
             self.compile()
+        callbacks = list(callbacks or [])
+        if check_finite:
+            # First in the list, so it raises before a checkpoint callback saves.
+            callbacks.insert(0, _StopOnNonFiniteLoss())
 
         # Optimizer slots made here must belong to the model's strategy, so
         # users need not call fit() inside strategy.scope().

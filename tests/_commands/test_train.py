@@ -208,6 +208,21 @@ def test_nan_data_leaves_no_folder(tmp_path, capsys):
     assert not (out / "settings.json").exists()
 
 
+def test_diverged_run_reports_and_fails(tmp_path, capsys):
+    # Finite samples near the float32 maximum overflow the critic at the first step.
+    signs = np.random.default_rng(0).choice([-1.0, 1.0], size=(64, 2))
+    np.save(tmp_path / "huge.npy", (3e38 * signs).astype(np.float32))
+    out = tmp_path / "run"
+    code = cli.main(["train", "--data", str(tmp_path / "huge.npy"), "--steps", "20", "--batch-size", "32",
+                     "--out", str(out), "--quiet"])
+    assert code == cli.EXIT_FAILURE
+    assert "diverged at generator step" in capsys.readouterr().err
+
+    report = read_report(out)
+    assert report["status"] == "diverged"
+    assert report["steps_completed"] < 20
+
+
 @pytest.mark.parametrize("arguments,message", [
     (["--data", "nowhere.txt"], "--data"),
     (["--divergence", "alpha"], "alpha-order"),

@@ -252,6 +252,53 @@ def test_signal_saves_checkpoint(tmp_path, signum, error):
     assert signal.getsignal(signum) is previous
 
 
+def overflowing_gan():
+    """Returns a GAN whose generator outputs 3e38 * 10 = inf in float32, so its first losses are NaN."""
+    generator = keras.Sequential([
+        keras.Input(shape=(4,)),
+        keras.layers.Dense(2, kernel_initializer="zeros",
+                           bias_initializer=keras.initializers.Constant(3e38)),
+        keras.layers.Rescaling(10.0),
+    ])
+    critic = _networks.mlp_critic(hidden_units=(16,))
+    model = gans.GAN(generator, critic, divergence="kl", seed=1)
+    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), jit_compile=False)
+    return model
+
+
+class LogsSeen(keras.callbacks.Callback):
+    """Keeps the logs of every batch end that reaches it."""
+
+    def __init__(self):
+        super().__init__()
+        self.logs = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.logs.append({name: float(np.asarray(value).reshape(-1)[0]) for name, value in logs.items()})
+
+
+def test_fit_stops_at_nonfinite_loss():
+    model = overflowing_gan()
+    seen = LogsSeen()
+    with pytest.raises(gans.TrainingDivergedError, match="diverged at generator step 1:") as stopped:
+        train(model, 50, callbacks=[seen])
+
+    error = stopped.value
+    assert error.step == 1
+    assert model.step == 1
+    assert error.name in {"critic_loss", "bound", "generator_loss"}
+    assert not np.isfinite(error.value)
+    # The user's callbacks never see the broken step.
+    assert seen.logs == []
+
+
+def test_fit_without_check_finite_runs_on():
+    model = overflowing_gan()
+    model.fit(DATA, batch_size=32, epochs=1, steps_per_epoch=50, verbose=0, check_finite=False)
+    assert model.step == 50
+    assert not np.all(np.isfinite(model.generate(16)))
+
+
 def test_pack_builds_packed_critic():
     model = small_gan(pack=4)
     train(model, 2)
