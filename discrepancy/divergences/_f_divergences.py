@@ -64,6 +64,11 @@ _LOG_4 = math.log(4.0)
 # Bound on the clipped raw critic output, so conjugate values stay below
 # about exp(50) ~ 5e21: finite in float32, and with room for sums over
 # millions of samples.
+# NOTE: near the cap the conjugate's gradient is about exp(49) ~ 2e21, and
+# its square exceeds the float32 maximum. So a KL or reverse-KL f-GAN trained
+# with Adam can turn NaN once its critic gets there, as both did on the ring
+# at rate 1e-3, and GAN.fit then raises TrainingDivergedError. A lower cap
+# would keep such training finite but would also bound variational log-ratios.
 _LOG_CAP = 50.0
 
 # Alpha orders closer than this to 0 or 1 lose more than about 1e-4 relative
