@@ -441,6 +441,13 @@ class VEEGAN(GAN):
       reconstruction_weight: weight of the z-space autoencoder loss (1 in the paper).
       **kwargs: as for `GAN`; `divergence` must be an f-divergence ("gan" by
         default). Packing is not supported.
+
+    NOTE: keep `latent_dim` near the intrinsic dimension of the data. With
+    far more noise dimensions, F(x) fills only a thin part of the noise
+    space, the critic tells the pairs apart by their noise alone and
+    saturates, and the generator gets no useful gradient. On the 8-mode ring
+    (2-D) 16-D noise captured 0 modes in 12000 steps and 2-D noise all 8
+    (one seed each).
     """
 
     def __init__(self, generator=None, critic=None, reconstructor=None, *, reconstruction_weight: float = 1.0,
