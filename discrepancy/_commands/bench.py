@@ -153,6 +153,8 @@ def _command_line(args: argparse.Namespace) -> str:
         parts.append(f"--results {args.results}")
     if args.figure:
         parts.append(f"--figure {args.figure}")
+    if args.section:
+        parts.append(f"--section {args.section}")
     return " ".join(parts)
 
 

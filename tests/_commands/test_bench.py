@@ -131,6 +131,14 @@ def test_section_names():
             bench.section_name("full", bad)
 
 
+def test_command_line_keeps_section():
+    args = cli.build_parser().parse_args(["bench", "mode-collapse", "--preset", "full", "--datasets", "ring",
+                                          "--section", "mode-collapse-ring"])
+    line = bench._command_line(args)
+    assert line == ("discrepancy bench mode-collapse --preset full --datasets ring "
+                    "--section mode-collapse-ring")
+
+
 def test_bench_rejects_foreign_section(tmp_path, capsys):
     arguments = bench_arguments(tmp_path, "--section", "fid")
     assert cli.main(arguments) == cli.EXIT_INVALID_INPUT
