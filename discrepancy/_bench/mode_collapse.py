@@ -198,11 +198,11 @@ METHODS: dict[str, MethodConfig] = _methods(
     # modes with a mode KL of 0.23 to 0.30 over 3 seeds (26000 samples).
     # NOTE: the KL stays above the bar of 0.1. On one seed, a 3 x 512
     # generator (KL 1.07), 16000 steps (0.30 to 0.37), a categorical latent
-    # code (0.28 to 0.33) and a raw-pixel MMD matching term (0.25 to 0.32) did
-    # not lower it. About 40 % of the generated channels are unclear
-    # (classifier confidence below 0.9), and the classifier files unclear
-    # digits under 3, 6, 8 and 9 more often than under 5 and 7, which skews
-    # the mode histogram.
+    # code (0.28 to 0.33), a raw-pixel MMD matching term (0.25 to 0.32) and
+    # penalty weights of 1 and 0.1 (0.31, 0.59) did not lower it. About 40 %
+    # of the generated channels are unclear (classifier confidence below
+    # 0.9), and the classifier files unclear digits under 3, 6, 8 and 9 more
+    # often than under 5 and 7, which skews the mode histogram.
     MethodConfig("wgan-gp-pack2-mlp", "Wasserstein-1 with gradient penalty, pack=2, 5 critic "
                  "steps, MLP networks of 2 x 256 units, latent 32, batch 256, rate 3e-4 decayed "
                  "to 1e-5, generator EMA 0.999", divergence="wasserstein", pack=2,
