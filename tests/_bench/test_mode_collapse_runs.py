@@ -55,25 +55,11 @@ def test_project_to_plane_keeps_ring_geometry():
     np.testing.assert_allclose(radii, 1.0, rtol=1e-5)  # float32 means, radius 1
 
 
-def test_diverged_run_is_recorded(monkeypatch):
-    import keras
-
+def test_diverged_run_is_recorded(monkeypatch, overflowing_gan):
     from discrepancy._bench import mode_collapse
-    from discrepancy.gans import GAN, _networks
 
-    def overflowing_model(run, sample_shape):
-        # A real GAN whose generator outputs 3e38 * 10 = inf, so its first losses are NaN.
-        generator = keras.Sequential([
-            keras.Input(shape=(4,)),
-            keras.layers.Dense(2, kernel_initializer="zeros",
-                               bias_initializer=keras.initializers.Constant(3e38)),
-            keras.layers.Rescaling(10.0),
-        ])
-        model = GAN(generator, _networks.mlp_critic(hidden_units=(8,)), seed=run.seed)
-        model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), jit_compile=False)
-        return model
-
-    monkeypatch.setattr(mode_collapse_runs, "build_model", overflowing_model)
+    monkeypatch.setattr(mode_collapse_runs, "build_model",
+                        lambda run, sample_shape: overflowing_gan(seed=run.seed))
     run = mode_collapse.plan_runs("quick", datasets=["ring"], methods=["gan"], steps=20)[1]
     record = mode_collapse_runs.run_one(run)
     assert record["diverged"] is True

@@ -252,20 +252,6 @@ def test_signal_saves_checkpoint(tmp_path, signum, error):
     assert signal.getsignal(signum) is previous
 
 
-def overflowing_gan():
-    """Returns a GAN whose generator outputs 3e38 * 10 = inf in float32, so its first losses are NaN."""
-    generator = keras.Sequential([
-        keras.Input(shape=(4,)),
-        keras.layers.Dense(2, kernel_initializer="zeros",
-                           bias_initializer=keras.initializers.Constant(3e38)),
-        keras.layers.Rescaling(10.0),
-    ])
-    critic = _networks.mlp_critic(hidden_units=(16,))
-    model = gans.GAN(generator, critic, divergence="kl", seed=1)
-    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), jit_compile=False)
-    return model
-
-
 class LogsSeen(keras.callbacks.Callback):
     """Keeps the logs of every batch end that reaches it."""
 
@@ -277,7 +263,7 @@ class LogsSeen(keras.callbacks.Callback):
         self.logs.append({name: float(np.asarray(value).reshape(-1)[0]) for name, value in logs.items()})
 
 
-def test_fit_stops_at_nonfinite_loss():
+def test_fit_stops_at_nonfinite_loss(overflowing_gan):
     model = overflowing_gan()
     seen = LogsSeen()
     with pytest.raises(gans.TrainingDivergedError, match="diverged at generator step 1:") as stopped:
@@ -292,7 +278,7 @@ def test_fit_stops_at_nonfinite_loss():
     assert seen.logs == []
 
 
-def test_fit_without_check_finite_runs_on():
+def test_fit_without_check_finite_runs_on(overflowing_gan):
     model = overflowing_gan()
     model.fit(DATA, batch_size=32, epochs=1, steps_per_epoch=50, verbose=0, check_finite=False)
     assert model.step == 50
