@@ -152,8 +152,8 @@ METHODS: dict[str, MethodConfig] = _methods(
     MethodConfig("pacgan4", "PacGAN, GAN objective with pack=4", pack=4),
     # VEEGAN's critic judges (noise, sample) pairs. With 16-D noise and data
     # on a 2-D surface, the reconstructed noise F(x) covers only a 2-D part of
-    # the noise space, so the critic separates the pairs by the noise alone
-    # and the generator learns nothing: 0 of 8 ring modes after 12000 steps
+    # the noise space, so the critic separates the pairs by the noise alone.
+    # The generator then learned nothing: 0 of 8 ring modes after 12000 steps
     # (one seed), against 8 of 8 with 2-D noise. Every mixture here is 2-D
     # at heart.
     MethodConfig("veegan", "VEEGAN, reconstructor and (z, x) critic, 2-D noise on the mixtures",
@@ -196,13 +196,13 @@ METHODS: dict[str, MethodConfig] = _methods(
                            "decay_fraction": 0.25, "final_weight": 10.0, "size": 512}),
     # The best stacked-digits configuration found so far: 993 to 999 of 1000
     # modes with a mode KL of 0.23 to 0.30 over 3 seeds (26000 samples).
-    # NOTE: the KL stays above the bar of 0.1. On one seed, a 3 x 512
-    # generator (KL 1.07), 16000 steps (0.30 to 0.37), a categorical latent
-    # code (0.28 to 0.33), a raw-pixel MMD matching term (0.25 to 0.32) and
-    # penalty weights of 1 and 0.1 (0.31, 0.59) did not lower it. About 40 %
-    # of the generated channels are unclear (classifier confidence below
-    # 0.9), and the classifier files unclear digits under 3, 6, 8 and 9 more
-    # often than under 5 and 7, which skews the mode histogram.
+    # NOTE: the KL stays above the bar of 0.1, and no change tried on one
+    # seed lowered it. A 3 x 512 generator gave 1.07 and 16000 steps 0.30 to
+    # 0.37. A categorical latent code gave 0.28 to 0.33, a raw-pixel MMD
+    # matching term 0.25 to 0.32, and penalty weights 1 and 0.1 gave 0.31
+    # and 0.59. About 40 % of the generated channels are unclear (classifier
+    # confidence below 0.9), and the classifier files unclear digits under
+    # 3, 6, 8 and 9 more often than under 5 and 7, which skews the histogram.
     MethodConfig("wgan-gp-pack2-mlp", "Wasserstein-1 with gradient penalty, pack=2, 5 critic "
                  "steps, MLP networks of 2 x 256 units, latent 32, batch 256, rate 3e-4 decayed "
                  "to 1e-5, generator EMA 0.999", divergence="wasserstein", pack=2,

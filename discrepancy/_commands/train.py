@@ -159,7 +159,8 @@ def _check_options(args: argparse.Namespace) -> None:
                          "the term off.")
     floor = args.sample_matching_floor
     if floor is not None and not (math.isfinite(floor) and floor >= 0):
-        raise ValueError(f"--sample-matching-floor must be a number >= 0, got {floor}.")
+        raise ValueError(f"--sample-matching-floor must be a number >= 0, got {floor}; 0 lets the "
+                         "weight decay to nothing.")
     if args.seed is not None and args.seed < 0:
         raise ValueError(f"--seed must be at least 0, got {args.seed}.")
     # Without the package, tf.summary fails at the first summary, in the middle of training.

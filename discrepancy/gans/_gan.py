@@ -74,7 +74,6 @@ class _StopOnNonFiniteLoss(keras.callbacks.Callback):
         for name, value in (logs or {}).items():
             array = np.asarray(value, dtype=np.float64)
             if not np.all(np.isfinite(array)):
-                self.model.stop_training = True
                 raise TrainingDivergedError(self.model.step, name, float(array.reshape(-1)[0]))
 
 

@@ -445,8 +445,8 @@ class VEEGAN(GAN):
     NOTE: keep `latent_dim` near the intrinsic dimension of the data. With
     far more noise dimensions, F(x) fills only a thin part of the noise
     space, the critic separates the pairs by their noise alone and
-    saturates, and the generator gets no useful gradient. On the 8-mode ring
-    (2-D) 16-D noise captured 0 modes in 12000 steps and 2-D noise all 8
+    saturates, and the generator gets no useful gradient. On the 2-D 8-mode
+    ring, 16-D noise captured 0 modes in 12000 steps and 2-D noise all 8
     (one seed each).
     """
 
