@@ -83,12 +83,15 @@ class MethodConfig:
       steps: generator updates; None takes the preset's steps for the dataset.
       batch_size: real samples per step; None takes the dataset's default.
       hidden_units: widths of the MLP layers for vector data, and for
-        images with networks="mlp".
+        images with networks="mlp" (the generator's only, with
+        networks="channel-critic").
       latent_dim: noise dimension for vector data and for images with
-        networks="mlp" (the convolutional image networks use 32).
-      networks: for images, "conv" (the default convolutional networks) or
-        "mlp" (`mlp_image_generator` and `mlp_critic` with `hidden_units`).
-        Vector data always use MLPs.
+        networks="mlp" or "channel-critic" (the convolutional image networks
+        use 32).
+      networks: for images, "conv" (the default convolutional networks),
+        "mlp" (`mlp_image_generator` and `mlp_critic` with `hidden_units`)
+        or "channel-critic" (`mlp_image_generator` with `hidden_units` and
+        `channel_critic` with its default sizes). Vector data always use MLPs.
       jit_compile: the `jit_compile` argument of `GAN.compile`.
       model_options: further keyword arguments of the model's constructor,
         for example {"ema_decay": 0.999}.
@@ -120,8 +123,8 @@ class MethodConfig:
 
 def _methods(*configs: MethodConfig) -> dict[str, MethodConfig]:
     for config in configs:
-        if config.networks not in ("conv", "mlp"):
-            raise ValueError(f"method {config.name!r}: `networks` must be 'conv' or 'mlp', "
+        if config.networks not in ("conv", "mlp", "channel-critic"):
+            raise ValueError(f"method {config.name!r}: `networks` must be 'conv', 'mlp' or 'channel-critic', "
                              f"got {config.networks!r}.")
     return {config.name: config for config in configs}
 
@@ -209,6 +212,23 @@ METHODS: dict[str, MethodConfig] = _methods(
                  critic_steps=5, learning_rate=3e-4, final_learning_rate=1e-5, batch_size=256,
                  steps=8000, hidden_units=(256, 256), latent_dim=32, networks="mlp",
                  model_options={"ema_decay": 0.999}),
+    # The plain MLP critic must learn the same digit features once per
+    # channel. With one encoder shared by all channels the generated digits
+    # become clearer. After 4000 steps the digits classifier was less than
+    # 0.9 confident on about 21 % of the channels, against about 37 % with
+    # an MLP critic of 2 x 512 units.
+    # NOTE: the channels then become dependent. In one 8000-step run the
+    # per-channel digit shares were near uniform (KL 0.008 to 0.014 per
+    # channel), but the mutual information between the digits of two
+    # channels was 0.12 to 0.16 nats (0.01 to 0.02 with the MLP critic), so
+    # the run reached 978 of 1000 modes with a mode KL of 0.44.
+    MethodConfig("wgan-gp-pack2-channel", "Wasserstein-1 with gradient penalty, pack=2, 5 "
+                 "critic steps, MLP generator of 2 x 512 units, critic with one 2 x 256 encoder "
+                 "shared by all channels and a joint layer of 256 units, latent 32, batch 256, "
+                 "rate 2e-4 decayed to 1e-5, generator EMA 0.999", divergence="wasserstein",
+                 pack=2, critic_steps=5, learning_rate=2e-4, final_learning_rate=1e-5,
+                 batch_size=256, steps=8000, hidden_units=(512, 512), latent_dim=32,
+                 networks="channel-critic", model_options={"ema_decay": 0.999}),
 )
 
 DEFAULT_METHODS = ("gan", "jensen-shannon", "kl", "reverse-kl", "pearson", "wasserstein-gp",

@@ -150,10 +150,13 @@ def build_model(run: Run, sample_shape: tuple[int, ...]):
         generator = _networks.mlp_generator(sample_shape[0], latent_dim=config.latent_dim,
                                             hidden_units=config.hidden_units)
         critic = _networks.mlp_critic(hidden_units=config.hidden_units)
-    elif config.networks == "mlp":
+    elif config.networks in ("mlp", "channel-critic"):
         generator = _networks.mlp_image_generator(sample_shape, latent_dim=config.latent_dim,
                                                   hidden_units=config.hidden_units)
-        critic = _networks.mlp_critic(hidden_units=config.hidden_units)
+        if config.networks == "mlp":
+            critic = _networks.mlp_critic(hidden_units=config.hidden_units)
+        else:
+            critic = _networks.channel_critic(sample_shape[:2])
     else:
         generator, critic, _ = _networks.default_networks(sample_shape)
         if config.model == "veegan":

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from discrepancy._bench import mode_collapse, mode_collapse_runs
@@ -158,3 +159,20 @@ def test_conv_networks_keep_earlier_fingerprints():
     mlp = mode_collapse.plan_runs("quick", datasets=["stacked_digits"], methods=["wgan-gp-pack2-mlp"])[1]
     assert mlp.fingerprint != mode_collapse.plan_runs(
         "quick", datasets=["stacked_digits"], methods=["wgan-gp-pack2-mlp"], steps=7999)[1].fingerprint
+
+
+def test_channel_method_shares_encoder():
+    import keras
+
+    run = mode_collapse.plan_runs("quick", datasets=["stacked_digits"],
+                                  methods=["wgan-gp-pack2-channel"], steps=3)[1]
+    model = mode_collapse_runs.build_model(run, (8, 8, 3))
+    generator_units = [layer.units for layer in model.generator.layers if hasattr(layer, "units")]
+    assert generator_units == [512, 512, 8 * 8 * 3]
+
+    packed = np.concatenate([np.zeros((2, 8, 8, 3), np.float32)] * 2, axis=-1)
+    assert model.critic(packed).shape == (2, 1)
+    critic_kernels = [layer.kernel.shape for layer in model.critic.layers
+                      if isinstance(layer, keras.layers.Dense)]
+    # One 64-pixel encoder for all 2 x 3 packed channels, then the joint layers.
+    assert critic_kernels == [(64, 256), (256, 256), (6 * 256, 256), (256, 1)]

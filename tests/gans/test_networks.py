@@ -51,3 +51,40 @@ def test_mlp_image_generator_trains_in_gan():
 
     assert model.sample_shape == (4, 4, 2)
     assert model.generate(3, seed=0).shape == (3, 4, 4, 2)
+
+
+def _leaky_relu(values):
+    return np.where(values > 0.0, values, 0.2 * values)
+
+
+def test_channel_critic_matches_numpy_reference():
+    critic = _networks.channel_critic((4, 3), channel_units=(5, 6), joint_units=(7,), outputs=2)
+    images = np.random.default_rng(0).uniform(size=(9, 4, 3, 2)).astype(np.float32)
+    values = critic(images).numpy()
+
+    kernels = [layer.get_weights() for layer in critic.layers if isinstance(layer, keras.layers.Dense)]
+    (w1, b1), (w2, b2), (w3, b3), (w4, b4) = [[np.float64(a) for a in pair] for pair in kernels]
+    # One row of 12 pixel values per channel, encoded by the same two layers.
+    rows = np.moveaxis(np.float64(images), 3, 1).reshape(9, 2, 12)
+    encoded = _leaky_relu(_leaky_relu(rows @ w1 + b1) @ w2 + b2)
+    expected = _leaky_relu(encoded.reshape(9, 12) @ w3 + b3) @ w4 + b4
+
+    assert values.shape == (9, 2)
+    np.testing.assert_allclose(values, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_channel_critic_shares_packed_encoder():
+    from discrepancy import gans
+
+    generator = _networks.mlp_image_generator((8, 8, 3), latent_dim=4, hidden_units=(8,))
+    model = gans.GAN(generator, _networks.channel_critic((8, 8), channel_units=(16,), joint_units=(8,)),
+                     pack=2, seed=0)
+    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), jit_compile=False)
+    data = np.random.default_rng(1).uniform(size=(64, 8, 8, 3)).astype(np.float32)
+    model.fit(data, batch_size=16, epochs=1, steps_per_epoch=2, verbose=0)
+
+    dense = [layer for layer in model.critic.layers if isinstance(layer, keras.layers.Dense)]
+    # One encoder of 64 pixels for all 2 x 3 channels, then the joint layer
+    # reads the 6 encodings of 16 values.
+    assert dense[0].kernel.shape == (64, 16)
+    assert dense[1].kernel.shape == (6 * 16, 8)
