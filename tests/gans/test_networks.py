@@ -73,6 +73,25 @@ def test_channel_critic_matches_numpy_reference():
     np.testing.assert_allclose(values, expected, rtol=1e-4, atol=1e-5)
 
 
+def test_channel_critic_image_path_matches_numpy():
+    critic = _networks.channel_critic((2, 2), channel_units=(3,), image_units=(4,), joint_units=(5,))
+    images = np.random.default_rng(2).normal(size=(6, 2, 2, 3)).astype(np.float32)
+    values = critic(images).numpy()
+
+    kernels = [layer.get_weights() for layer in critic.layers if isinstance(layer, keras.layers.Dense)]
+    (w_channel, b_channel), (w_image, b_image), (w_joint, b_joint), (w_out, b_out) = [
+        [np.float64(a) for a in pair] for pair in kernels]
+    rows = np.moveaxis(np.float64(images), 3, 1).reshape(6, 3, 4)
+    encoded = _leaky_relu(rows @ w_channel + b_channel).reshape(6, 9)
+    # The whole-image path reads the pixels in their stored order.
+    whole = _leaky_relu(np.float64(images).reshape(6, 12) @ w_image + b_image)
+    joint = _leaky_relu(np.concatenate([encoded, whole], axis=1) @ w_joint + b_joint)
+    expected = joint @ w_out + b_out
+
+    assert w_image.shape == (12, 4)
+    np.testing.assert_allclose(values, expected, rtol=1e-4, atol=1e-5)
+
+
 def test_channel_critic_shares_packed_encoder():
     from discrepancy import gans
 
