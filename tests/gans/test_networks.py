@@ -107,3 +107,13 @@ def test_channel_critic_shares_packed_encoder():
     # reads the 6 encodings of 16 values.
     assert dense[0].kernel.shape == (64, 16)
     assert dense[1].kernel.shape == (6 * 16, 8)
+
+
+def test_channel_critic_rejects_bad_size():
+    import pytest
+
+    with pytest.raises(ValueError, match="image_size"):
+        _networks.channel_critic((8,))
+    critic = _networks.channel_critic((8, 8), channel_units=(4,), joint_units=(4,))
+    with pytest.raises(ValueError, match=r"size \(8, 8\), got input shape \(2, 4, 4, 3\)"):
+        critic(np.zeros((2, 4, 4, 3), np.float32))
