@@ -84,7 +84,8 @@ class _ChannelCritic(keras.Model):
         if len(sides) != 2 or not all(
             isinstance(side, numbers.Integral) and not isinstance(side, bool) and side > 0 for side in sides
         ):
-            raise ValueError(f"`image_size` must be (height, width) with two positive ints, got {image_size!r}.")
+            raise ValueError(f"invalid `image_size` {image_size!r}: pass the (height, width) of your images as "
+                             "two positive ints, for example (8, 8).")
         self.image_size = tuple(int(side) for side in sides)
         self.pixels_per_channel = sides[0] * sides[1]
 

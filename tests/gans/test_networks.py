@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 
 from discrepancy.gans import _networks
 
@@ -110,8 +111,6 @@ def test_channel_critic_shares_packed_encoder():
 
 
 def test_channel_critic_rejects_bad_size():
-    import pytest
-
     with pytest.raises(ValueError, match="image_size"):
         _networks.channel_critic((8,))
     critic = _networks.channel_critic((8, 8), channel_units=(4,), joint_units=(4,))
