@@ -279,6 +279,22 @@ class _SampleDiscrepancyObjective(Objective):
         return {"name": self.name, "on": self.on, "penalty_weight": self.penalty_weight}
 
 
+def _batch_tile_size(x: tf.Tensor, y: tf.Tensor) -> int:
+    """Returns the tile size of a batch discrepancy: the larger batch, up to the default tile.
+
+    A batch smaller than the default tile would be padded to it, and the
+    padded rows cost as much as real ones. At 256 rows of 192 values, a
+    512-row tile made an MMD step with its gradient about 4 times slower.
+    Unknown batch sizes keep the default, and the tile has at least 8 rows.
+    """
+    from discrepancy.divergences import _tiled
+
+    rows = [x.shape[0], y.shape[0]]
+    if any(count is None for count in rows):
+        return _tiled.DEFAULT_TILE_SIZE
+    return min(max(*rows, 8), _tiled.DEFAULT_TILE_SIZE)
+
+
 class MMDObjective(_SampleDiscrepancyObjective):
     """Squared MMD between real and generated samples, or between critic features.
 
@@ -317,7 +333,8 @@ class MMDObjective(_SampleDiscrepancyObjective):
     def discrepancy(self, x, y):
         from discrepancy.divergences._mmd import mmd2
 
-        return tf.cast(mmd2(x, y, kernel=self.kernel_spec, bandwidth=self.bandwidth), tf.float32)
+        return tf.cast(mmd2(x, y, kernel=self.kernel_spec, bandwidth=self.bandwidth,
+                            tile_size=_batch_tile_size(x, y)), tf.float32)
 
     def settings(self):
         bandwidth = list(self.bandwidth) if isinstance(self.bandwidth, (list, tuple)) else self.bandwidth
@@ -340,7 +357,8 @@ class EnergyObjective(_SampleDiscrepancyObjective):
     def discrepancy(self, x, y):
         from discrepancy.divergences._energy import energy_distance
 
-        return tf.cast(energy_distance(x, y, estimator="unbiased"), tf.float32)
+        return tf.cast(energy_distance(x, y, estimator="unbiased", tile_size=_batch_tile_size(x, y)),
+                       tf.float32)
 
 
 class SinkhornObjective(_SampleDiscrepancyObjective):
