@@ -514,6 +514,9 @@ class VEEGAN(GAN):
             if self.sample_matching is not None:
                 terms["sample_matching"] = self.sample_matching_loss(self.real_samples(data), fake)
                 terms["loss"] = terms["loss"] + terms["sample_matching"]
+            if self.channel_independence is not None:
+                terms["channel_independence"] = self.channel_independence_loss(fake)
+                terms["loss"] = terms["loss"] + terms["channel_independence"]
             scaled = self.g_optimizer.scale_loss(terms["loss"] / replicas)
         self._apply(self.g_optimizer, tape, scaled, self.generator_variables())
         return terms
