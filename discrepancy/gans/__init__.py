@@ -3,6 +3,14 @@
 from discrepancy.gans._callbacks import CheckpointCallback, EnergyCallback, MetricsCallback, SamplePlotCallback
 from discrepancy.gans._energy import EnergyMeter
 from discrepancy.gans._gan import GAN, TrainingDivergedError
+from discrepancy.gans._networks import (
+    channel_critic,
+    conv_critic,
+    conv_generator,
+    mlp_critic,
+    mlp_generator,
+    mlp_image_generator,
+)
 from discrepancy.gans._objectives import (
     EnergyObjective,
     FGANObjective,
@@ -30,4 +38,10 @@ __all__: list[str] = [
     "Objective",
     "SinkhornObjective",
     "WassersteinObjective",
+    "channel_critic",
+    "conv_critic",
+    "conv_generator",
+    "mlp_critic",
+    "mlp_generator",
+    "mlp_image_generator",
 ]
