@@ -164,7 +164,8 @@ def build_model(run: Run, sample_shape: tuple[int, ...]):
             critic = _networks.mlp_critic()
 
     options = dict(divergence=config.divergence, critic_steps=config.critic_steps, seed=run.seed,
-                   sample_shape=sample_shape, **config.model_options, **_matching_options(run))
+                   sample_shape=sample_shape, **config.model_options, **_matching_options(run),
+                   **_independence_options(run))
     if config.model == "veegan":
         model = VEEGAN(generator, critic, **options)
     else:
@@ -197,6 +198,17 @@ def _matching_options(run: Run) -> dict[str, Any]:
             "sample_matching_decay_steps": decay_steps,
             "sample_matching_final_weight": matching.get("final_weight", 0.0),
             "sample_matching_size": matching.get("size", 512)}
+
+
+def _independence_options(run: Run) -> dict[str, Any]:
+    """Returns the model's channel-independence arguments from a configuration's `independence`."""
+    from discrepancy.gans import _objectives
+
+    independence = dict(run.method.independence)
+    if not independence:
+        return {}
+    return {"channel_independence": _objectives.MMDObjective(bandwidth=tuple(independence["bandwidth"])),
+            "channel_independence_weight": independence.get("weight", 1.0)}
 
 
 def _reference_samples(run: Run) -> np.ndarray:

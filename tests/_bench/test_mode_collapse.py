@@ -140,8 +140,9 @@ def test_plan_pairs():
 
 
 def test_conv_networks_keep_earlier_fingerprints():
-    # The fingerprint of a "conv" method leaves out the `networks` field, so
-    # results recorded before the field existed still match their runs.
+    # The fingerprint of a "conv" method leaves out the `networks` field, and
+    # empty `matching` and `independence` fields, so results recorded before
+    # those fields existed still match their runs.
     import dataclasses
     import hashlib
 
@@ -149,7 +150,7 @@ def test_conv_networks_keep_earlier_fingerprints():
 
     run = mode_collapse.plan_runs("quick", datasets=["ring"], methods=["gan"])[1]
     method = dataclasses.asdict(run.method)
-    del method["networks"], method["matching"]
+    del method["networks"], method["matching"], method["independence"]
     method["hidden_units"] = list(method["hidden_units"])
     settings = {"dataset": "ring", "method": method, "steps": run.steps,
                 "batch_size": run.batch_size, "num_eval_samples": run.num_eval_samples,
@@ -176,3 +177,16 @@ def test_channel_method_shares_encoder():
                       if isinstance(layer, keras.layers.Dense)]
     # One 64-pixel encoder for all 2 x 3 packed channels, then the joint layers.
     assert critic_kernels == [(64, 256), (256, 256), (6 * 256, 256), (256, 1)]
+
+
+def test_independence_method_adds_the_term():
+    run = mode_collapse.plan_runs("quick", datasets=["stacked_digits"],
+                                  methods=["wgan-gp-pack2-channel-indep"], steps=3)[1]
+    model = mode_collapse_runs.build_model(run, (8, 8, 3))
+    settings = model.settings()["channel_independence"]
+    assert settings["weight"] == 100.0
+    assert settings["divergence"]["bandwidth"] == [2.0, 4.0, 8.0]
+    plain = mode_collapse_runs.build_model(
+        mode_collapse.plan_runs("quick", datasets=["stacked_digits"],
+                                methods=["wgan-gp-pack2-channel"], steps=3)[1], (8, 8, 3))
+    assert plain.settings()["channel_independence"] is None
