@@ -37,7 +37,8 @@ _RUN_FOLDERS = (CHECKPOINTS_FOLDER, "tensorboard")
 # Options that define the trained model. A rerun must repeat them to resume.
 RUN_OPTIONS = ("data", "divergence", "alpha_order", "pack", "steps", "critic_steps", "batch_size",
                "num_samples", "learning_rate", "final_learning_rate", "seed", "ema_decay",
-               "sample_matching_weight", "sample_matching_steps", "sample_matching_floor")
+               "sample_matching_weight", "sample_matching_steps", "sample_matching_floor",
+               "networks", "channel_independence_weight")
 
 # Divergences on raw samples train no critic, so they cannot pack critic inputs.
 RAW_SAMPLE_DIVERGENCES = ("mmd", "energy", "sinkhorn")
@@ -49,6 +50,7 @@ GENERIC_DEFAULTS: dict[str, Any] = {
     "batch_size": 128, "num_samples": 10000,
     "learning_rate": 1e-3, "final_learning_rate": None, "ema_decay": None,
     "sample_matching_weight": None, "sample_matching_steps": None, "sample_matching_floor": None,
+    "networks": "default", "channel_independence_weight": None,
 }
 
 # The best configurations of the mode-collapse benchmark (benchmarks/mode_collapse.py).
@@ -58,6 +60,9 @@ GENERIC_DEFAULTS: dict[str, Any] = {
 # grid: PacGAN with m = 2, batch 2048, 16000 steps, a generator EMA and an MMD
 # sample-matching term whose weight falls from 100 to 10 over the first 4000
 # steps (pacgan2-mmd-floor).
+# stacked-digits: WGAN-GP with m = 2 and 5 critic steps, an MLP generator, a
+# critic with one encoder shared by the channels, a generator EMA and a
+# channel-independence term of weight 100 (wgan-gp-pack2-channel-indep).
 PRESETS: dict[str, dict[str, Any]] = {
     "ring": {"pack": 2, "steps": 12000, "batch_size": 256, "num_samples": 20000,
              "learning_rate": 1e-3, "final_learning_rate": 1e-5},
@@ -65,11 +70,19 @@ PRESETS: dict[str, dict[str, Any]] = {
              "learning_rate": 1e-3, "final_learning_rate": 1e-5, "ema_decay": 0.999,
              "sample_matching_weight": 100.0, "sample_matching_steps": 4000,
              "sample_matching_floor": 10.0},
+    "stacked-digits": {"divergence": "wasserstein", "pack": 2, "critic_steps": 5, "steps": 8000,
+                       "batch_size": 256, "num_samples": 20000, "learning_rate": 2e-4,
+                       "final_learning_rate": 1e-5, "ema_decay": 0.999, "networks": "channel-critic",
+                       "channel_independence_weight": 100.0},
 }
 
 # Bandwidths of the MMD sample-matching term of `discrepancy train`, in data
 # units: about a quarter to one times the spacing of the grid's modes.
 SAMPLE_MATCHING_BANDWIDTHS = (0.5, 1.0, 2.0)
+
+# Bandwidths of the channel-independence MMD, in pixel units: the scale of
+# the distance between two 8x8x3 images with values in [0, 1].
+CHANNEL_INDEPENDENCE_BANDWIDTHS = (2.0, 4.0, 8.0)
 
 
 def option_flag(key: str) -> str:
@@ -88,8 +101,8 @@ def default_folder(settings: dict[str, Any]) -> Path:
 def requested_settings(args: argparse.Namespace) -> dict[str, Any]:
     """Returns the run settings from the command line, with the preset of --data filling the gaps."""
     data = args.data if args.data is not None else GENERIC_DEFAULTS["data"]
-    divergence = args.divergence if args.divergence is not None else GENERIC_DEFAULTS["divergence"]
     preset = {**GENERIC_DEFAULTS, **PRESETS.get(data, {})}
+    divergence = args.divergence if args.divergence is not None else preset["divergence"]
     if divergence.lower().replace("_", "-") in RAW_SAMPLE_DIVERGENCES:
         preset["pack"] = 1
 
@@ -109,8 +122,9 @@ def explicit_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _differences(requested: dict[str, Any], saved: dict[str, Any], keys) -> list[str]:
     """Returns "--flag VALUE (saved: VALUE)" for each key whose values differ."""
-    return [f"{option_flag(key)} {requested.get(key)} (saved: {saved.get(key)})"
-            for key in keys if requested.get(key) != saved.get(key)]
+    # Runs saved before an option existed were trained with its generic default.
+    return [f"{option_flag(key)} {requested.get(key)} (saved: {saved.get(key, GENERIC_DEFAULTS.get(key))})"
+            for key in keys if requested.get(key) != saved.get(key, GENERIC_DEFAULTS.get(key))]
 
 
 def read_json(path: Path) -> dict[str, Any]:

@@ -47,11 +47,18 @@ defaults by dataset:
              --sample-matching-weight 100 decaying to --sample-matching-floor 10 over
              --sample-matching-steps 4000 (configuration pacgan2-mmd-floor of
              benchmarks/mode_collapse.py).
+  stacked-digits
+             --divergence wasserstein, --pack 2, --critic-steps 5, --steps 8000,
+             --batch-size 256, --num-samples 20000, --learning-rate 0.0002 decaying
+             along a cosine to 0.00001, --ema-decay 0.999, --networks channel-critic,
+             --channel-independence-weight 100 (configuration
+             wgan-gp-pack2-channel-indep of benchmarks/mode_collapse.py).
   others     --pack 1, --steps 2000, --batch-size 128, --num-samples 10000,
              --learning-rate 0.001, constant, no EMA and no sample matching.
-  all        --critic-steps 1, --seed 0, Adam with beta_1 0.5 and beta_2 0.9,
-             MLPs of 3 x 128 units and a 16-D latent space for vectors, small
-             convolutional networks for stacked digits.
+  all        --divergence gan, --critic-steps 1 and --networks default unless
+             preset above, --seed 0, Adam with beta_1 0.5 and beta_2 0.9. The
+             default networks are MLPs of 3 x 128 units with a 16-D latent space
+             for vectors, and small convolutional networks for images.
 
 run folder (--out, default runs/DATA-DIVERGENCE):
   A new folder starts a run. Rerunning the same command resumes an unfinished
@@ -96,7 +103,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="an f-divergence name (gan, kl, reverse-kl, pearson, neyman, squared-hellinger, "
              "jeffreys, jensen-shannon, total-variation, alpha), wasserstein, "
              "wasserstein-gp-one-sided, wasserstein-sn, mmd, mmd-gan, energy or sinkhorn "
-             "(default: gan)",
+             "(default: by dataset; gan)",
     )
     parser.add_argument("--alpha-order", type=float, help="order of the alpha-divergence, with --divergence alpha")
     parser.add_argument("--pack", type=int, help="samples per critic input, PacGAN's m (default: by dataset)")
@@ -123,6 +130,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--sample-matching-floor", type=float,
                         help="weight that the decay ends at and keeps to the last step (default: "
                              "by dataset; 0)")
+    parser.add_argument(
+        "--networks", choices=("default", "channel-critic"),
+        help="default: the default networks of the data's shape; channel-critic (images only): "
+             "an MLP generator of 2 x 512 units with a 32-D latent space, and a critic that "
+             "encodes every channel with one shared MLP (default: by dataset; default)",
+    )
+    parser.add_argument("--channel-independence-weight", type=float,
+                        help="weight of an MMD term between the generated images and their "
+                             "channel-shuffled copies (Gaussian kernels of bandwidths 2, 4 and 8, "
+                             "for images in [0, 1]), which keeps the channels independent; "
+                             "0 for none (default: by dataset; none)")
     parser.add_argument("--seed", type=int, help="seed of the data, the initial weights and the noise (default: 0)")
     parser.add_argument("--checkpoint-every", type=int, default=500,
                         help="generator steps between checkpoints (default: 500)")
@@ -161,6 +179,10 @@ def _check_options(args: argparse.Namespace) -> None:
     if floor is not None and not (math.isfinite(floor) and floor >= 0):
         raise ValueError(f"--sample-matching-floor must be a number >= 0, got {floor}; 0 lets the "
                          "weight decay to nothing.")
+    weight = args.channel_independence_weight
+    if weight is not None and not (math.isfinite(weight) and weight >= 0):
+        raise ValueError(f"--channel-independence-weight must be a number >= 0, got {weight}; 0 "
+                         "turns the term off.")
     if args.seed is not None and args.seed < 0:
         raise ValueError(f"--seed must be at least 0, got {args.seed}.")
     # Without the package, tf.summary fails at the first summary, in the middle of training.
@@ -246,10 +268,33 @@ def _build_model(settings: dict[str, Any], sample_shape: tuple[int, ...]):
             "sample_matching_final_weight": floor,
         }
 
+    independence = {}
+    if settings.get("channel_independence_weight"):
+        if len(sample_shape) < 2 or sample_shape[-1] < 2:
+            raise ValueError(
+                f"--channel-independence-weight needs samples with at least 2 channels on the last "
+                f"axis, got samples of shape {sample_shape}; pass --channel-independence-weight 0."
+            )
+        independence = {
+            "channel_independence": gans.MMDObjective(bandwidth=run_folder.CHANNEL_INDEPENDENCE_BANDWIDTHS),
+            "channel_independence_weight": settings["channel_independence_weight"],
+        }
+
     keras.utils.set_random_seed(settings["seed"])
+    networks = {}
+    if settings.get("networks", "default") == "channel-critic":
+        if len(sample_shape) != 3:
+            raise ValueError(
+                f"--networks channel-critic needs images of shape [height, width, channels], got "
+                f"samples of shape {sample_shape}; pass --networks default."
+            )
+        networks = {
+            "generator": gans.mlp_image_generator(sample_shape, latent_dim=32, hidden_units=(512, 512)),
+            "critic": gans.channel_critic(sample_shape[:2]),
+        }
     model = gans.GAN(divergence=divergence, sample_shape=sample_shape, pack=settings["pack"],
                      critic_steps=settings["critic_steps"], seed=settings["seed"],
-                     ema_decay=settings.get("ema_decay"), **matching)
+                     ema_decay=settings.get("ema_decay"), **networks, **matching, **independence)
     model.compile(
         g_optimizer=keras.optimizers.Adam(_learning_rate(settings, 1), beta_1=0.5, beta_2=0.9),
         d_optimizer=keras.optimizers.Adam(_learning_rate(settings, settings["critic_steps"]),

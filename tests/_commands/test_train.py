@@ -124,6 +124,20 @@ def test_rerun_of_finished_run_prints_report(finished_run, capsys):
     assert os.stat(checkpoint + ".index").st_mtime_ns == modified
 
 
+def test_run_saved_without_newer_options_reruns(finished_run, tmp_path, capsys):
+    # A run folder written before --networks and --channel-independence-weight
+    # existed was trained with their generic defaults, so it still matches.
+    out = tmp_path / "older"
+    shutil.copytree(finished_run[0], out)
+    settings = json.loads((out / "settings.json").read_text())
+    del settings["networks"], settings["channel_independence_weight"]
+    (out / "settings.json").write_text(json.dumps(settings))
+
+    code, _, stderr = train(capsys, "--out", str(out))
+    assert code == cli.EXIT_OK
+    assert "contains a finished run of 12 steps" in stderr
+
+
 def test_mismatch_refused(finished_run, capsys):
     out, _, _ = finished_run
     code, _, stderr = train(capsys, "--pack", "4", "--out", str(out))
@@ -234,6 +248,9 @@ def test_diverged_run_reports_and_fails(tmp_path, capsys):
     (["--sample-matching-weight", "nan"], "--sample-matching-weight"),
     (["--sample-matching-steps", "0"], "--sample-matching-steps"),
     (["--sample-matching-floor", "-1"], "--sample-matching-floor"),
+    (["--channel-independence-weight", "-1"], "--channel-independence-weight must be a number >= 0"),
+    (["--channel-independence-weight", "5"], "at least 2 channels on the last axis, got samples of shape (2,)"),
+    (["--networks", "channel-critic"], "--networks channel-critic needs images"),
     pytest.param(["--tensorboard"], "tensorboard package", id="tensorboard-missing",
                  marks=pytest.mark.skipif(importlib.util.find_spec("tensorboard") is not None,
                                           reason="tensorboard is installed")),
@@ -412,6 +429,12 @@ def test_stacked_digits_run_reports_digit_scores(tmp_path, capsys):
     assert "modes captured:" in capsys.readouterr().out
 
     report = read_report(out)
+    settings = report["settings"]
+    assert settings["divergence"]["name"] == "wasserstein"  # the stacked-digits preset
+    assert (settings["pack"], settings["critic_steps"]) == (2, 5)
+    assert settings["networks"] == "channel-critic"
+    assert settings["channel_independence"]["weight"] == 100.0
+    assert settings["channel_independence"]["divergence"]["bandwidth"] == [2.0, 4.0, 8.0]
     assert report["num_evaluation_samples"] == 26000
     assert report["final_metrics"]["num_modes"] == 1000
     assert 1 <= report["final_metrics"]["modes_captured"] <= 1000
