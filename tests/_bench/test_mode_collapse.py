@@ -30,7 +30,7 @@ def test_full_plan_adds_best_methods():
     planned = {(run.dataset, run.method.name): run for run in runs}
     grid = planned[("grid", "pacgan2-mmd-floor")]
     assert (grid.steps, grid.batch_size) == (16000, 2048)
-    digits = planned[("stacked_digits", "wgan-gp-pack2-mlp")]
+    digits = planned[("stacked_digits", "wgan-gp-pack2-channel-indep")]
     assert (digits.steps, digits.batch_size) == (8000, 256)
     assert ("ring", "pacgan2-long") in planned
     high_dim = {name for dataset, name in planned
