@@ -288,9 +288,13 @@ def _build_model(settings: dict[str, Any], sample_shape: tuple[int, ...]):
                 f"--networks channel-critic needs images of shape [height, width, channels], got "
                 f"samples of shape {sample_shape}; pass --networks default."
             )
+        from discrepancy.gans._objectives import resolve_objective
+
+        # Feature-based critics (mmd-gan) output 16 features, as the default networks do.
+        outputs = 16 if resolve_objective(divergence).needs_real_in_generator_loss else 1
         networks = {
             "generator": gans.mlp_image_generator(sample_shape, latent_dim=32, hidden_units=(512, 512)),
-            "critic": gans.channel_critic(sample_shape[:2]),
+            "critic": gans.channel_critic(sample_shape[:2], outputs=outputs),
         }
     model = gans.GAN(divergence=divergence, sample_shape=sample_shape, pack=settings["pack"],
                      critic_steps=settings["critic_steps"], seed=settings["seed"],

@@ -439,3 +439,14 @@ def test_stacked_digits_run_reports_digit_scores(tmp_path, capsys):
     assert report["final_metrics"]["num_modes"] == 1000
     assert 1 <= report["final_metrics"]["modes_captured"] <= 1000
     assert np.isfinite(report["final_metrics"]["mode_kl"])
+
+
+@pytest.mark.parametrize("divergence, outputs", [("wasserstein", 1), ("mmd-gan", 16)])
+def test_channel_critic_outputs_match_divergence(divergence, outputs):
+    from discrepancy._commands import run_folder, train as train_command
+
+    settings = {**run_folder.GENERIC_DEFAULTS, **run_folder.PRESETS["stacked-digits"],
+                "divergence": divergence, "final_learning_rate": 1e-5}
+    model = train_command._build_model(settings, (8, 8, 3))
+    packed = np.zeros((4, 8, 8, 2 * 3), np.float32)  # pack 2 of the preset
+    assert model.critic(packed).shape == (4, outputs)
