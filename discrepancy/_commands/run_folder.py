@@ -84,8 +84,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 # units: about a quarter to one times the spacing of the grid's modes.
 SAMPLE_MATCHING_BANDWIDTHS = (0.5, 1.0, 2.0)
 
-# Bandwidths of the channel-independence MMD, in pixel units: the scale of
-# the distance between two 8x8x3 images with values in [0, 1].
+# Bandwidths of the channel-independence MMD, in pixel units. They match the
+# distance between two 8x8x3 images with values in [0, 1].
 CHANNEL_INDEPENDENCE_BANDWIDTHS = (2.0, 4.0, 8.0)
 
 

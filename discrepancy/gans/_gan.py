@@ -595,15 +595,21 @@ class GAN(keras.Model):
             )
             terms = {"loss": loss}
             extra = dict(self.extra_generator_terms(data, fake, context))
-            if self.sample_matching is not None:
-                extra["sample_matching"] = self.sample_matching_loss(real, fake)
-            if self.channel_independence is not None:
-                extra["channel_independence"] = self.channel_independence_loss(fake)
+            extra.update(self.regularizer_terms(real, fake))
             for name, value in extra.items():
                 terms["loss"] = terms["loss"] + value
                 terms[name] = value
             scaled = self.g_optimizer.scale_loss(terms["loss"] / replicas)
         self._apply(self.g_optimizer, tape, scaled, self.generator_variables())
+        return terms
+
+    def regularizer_terms(self, real: tf.Tensor, fake: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Returns the optional generator terms: "sample_matching" and "channel_independence"."""
+        terms = {}
+        if self.sample_matching is not None:
+            terms["sample_matching"] = self.sample_matching_loss(real, fake)
+        if self.channel_independence is not None:
+            terms["channel_independence"] = self.channel_independence_loss(fake)
         return terms
 
     def sample_matching_weight_at(self, step: Any) -> tf.Tensor:
@@ -656,7 +662,7 @@ class GAN(keras.Model):
         """Returns the channel-independence term v D(G, S) of the generator loss, float32.
 
         Args:
-          fake: generated samples G [b, ..., C]; S rolls channel c of G by c
+          fake: generated samples G [b, ..., C]. S rolls channel c of G by c
             rows along the batch axis (see the class docstring).
 
         Raises:
@@ -867,10 +873,10 @@ class GAN(keras.Model):
 def roll_channels(samples: tf.Tensor) -> tf.Tensor:
     """Rolls channel c (the last axis) of a batch by c rows along the batch axis.
 
-    Row i of the result holds channel c of row i - c (modulo the batch size),
-    so with independent rows and a batch of at least C rows every result row
-    joins channels of C different samples: a draw from the product of the
-    channels' distributions.
+    Row i of the result contains channel c of row i - c (modulo the batch
+    size). With independent rows and a batch of at least C rows, every
+    result row joins channels of C different samples, so it is a draw from
+    the product of the channels' distributions.
     """
     channels = tf.unstack(samples, axis=-1)
     rolled = [tf.roll(channel, shift=index, axis=0) for index, channel in enumerate(channels)]

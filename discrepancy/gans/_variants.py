@@ -511,12 +511,9 @@ class VEEGAN(GAN):
             reconstruction = self.reconstruction_loss(noise, fake)
             terms = {"loss": -adversarial + self.reconstruction_weight * reconstruction,
                      "reconstruction_loss": reconstruction}
-            if self.sample_matching is not None:
-                terms["sample_matching"] = self.sample_matching_loss(self.real_samples(data), fake)
-                terms["loss"] = terms["loss"] + terms["sample_matching"]
-            if self.channel_independence is not None:
-                terms["channel_independence"] = self.channel_independence_loss(fake)
-                terms["loss"] = terms["loss"] + terms["channel_independence"]
+            for name, value in self.regularizer_terms(self.real_samples(data), fake).items():
+                terms["loss"] = terms["loss"] + value
+                terms[name] = value
             scaled = self.g_optimizer.scale_loss(terms["loss"] / replicas)
         self._apply(self.g_optimizer, tape, scaled, self.generator_variables())
         return terms

@@ -36,7 +36,7 @@ def reference_shuffle(samples):
 def coin_images(num_rows, tied, seed):
     """2x2 images with 3 channels, each channel a constant +-1 picked by a fair coin.
 
-    With `tied`, one coin per image sets all three channels; otherwise each
+    With `tied`, one coin per image sets all three channels. Otherwise each
     channel has its own coin.
     """
     rng = np.random.default_rng(seed)
@@ -65,7 +65,7 @@ def test_tied_channels_give_closed_form():
     # Each channel is a constant +-1 over 4 pixels, so two images at Hamming
     # distance h (channels that differ) are 16 h apart in squared distance.
     # With one bandwidth of 4 the kernel is exp(-h / 2). Tied channels put
-    # half the mass on h = 0 and half on h = 3; the product law and the
+    # half the mass on h = 0 and half on h = 3. The product law and the
     # cross term have h ~ Binomial(3, 1/2). So the population value is
     # MMD^2 = (1 + exp(-3/2)) / 2 - ((1 + exp(-1/2)) / 2)^3 = 0.0933.
     model = independence_gan(channel_independence=gans.MMDObjective(bandwidth=4.0),
