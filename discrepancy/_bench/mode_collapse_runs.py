@@ -82,19 +82,24 @@ def _real_evaluation_set(dataset: str, num_samples: int) -> np.ndarray:
 
 
 def score_samples(dataset: str, samples: np.ndarray) -> dict[str, Any]:
-    """Scores generated samples of a dataset: mode coverage, FID and the samples kept for the figure."""
+    """Scores generated samples of a dataset: mode coverage, FID and the samples kept for the figure.
+
+    Stacked digits also get the mode KL's two parts, `channel_kl` and
+    `total_correlation` (see `discrepancy.datasets.mode_kl_parts`).
+    """
     from discrepancy.metrics import fid, mode_coverage
 
     num_samples = samples.shape[0]
     real = _real_evaluation_set(dataset, num_samples)
 
     if dataset == "stacked_digits":
-        from discrepancy.datasets._stacked_digits import mode_probabilities
+        from discrepancy.datasets._stacked_digits import mode_kl_parts, mode_probabilities
 
         classifier = _digits_classifier()
         labels = classifier.predict(samples, value_range=(0.0, 1.0))
         features = classifier.features(samples, value_range=(0.0, 1.0))
         coverage = mode_coverage(labels=labels, num_modes=1000, weights=mode_probabilities())
+        extra = dict(zip(("channel_kl", "total_correlation"), mode_kl_parts(labels)))
         distance = fid(real, features)
         figure = np.round(samples[:_FIGURE_IMAGES].astype(np.float64), 3)
     else:
@@ -107,6 +112,7 @@ def score_samples(dataset: str, samples: np.ndarray) -> dict[str, Any]:
                                      threshold=high_quality_threshold(dataset))
         distance = fid(real, samples)
         figure = np.round(project_to_plane(samples[:_FIGURE_POINTS], modes.means), 4)
+        extra = {}
 
     return {
         "modes": int(coverage.modes_captured),
@@ -114,6 +120,7 @@ def score_samples(dataset: str, samples: np.ndarray) -> dict[str, Any]:
         "high_quality": float(coverage.high_quality_fraction),
         "kl": float(coverage.kl),
         "fid": float(distance),
+        **extra,
         "figure_samples": figure.tolist(),
     }
 

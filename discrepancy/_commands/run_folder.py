@@ -286,6 +286,9 @@ def format_summary(report: dict[str, Any]) -> str:
             f"  high-quality samples:  {100 * metrics['high_quality_fraction']:.1f} %",
             f"  mode-histogram KL:     {_format_kl(metrics['mode_kl'])}",
         ]
+        if "total_correlation" in metrics:
+            lines.append(f"    of which channels:   {metrics['channel_kl']:.4f}, "
+                         f"dependence between channels {metrics['total_correlation']:.4f}")
     else:
         lines.append("  modes:                 not scored (no known modes for this data)")
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from discrepancy import _validation
 
-__all__ = ["StackedDigitsSample", "stacked_digits"]
+__all__ = ["StackedDigitsSample", "mode_kl_parts", "stacked_digits"]
 
 # load_digits stores intensities as integers 0..16 (4x4 blocks of a 32x32
 # bitmap, counted), so dividing by 16 maps them onto [0, 1].
@@ -123,3 +123,48 @@ def mode_probabilities() -> np.ndarray:
     class_probabilities = np.bincount(targets, minlength=10) / targets.shape[0]
     joint = np.einsum("a,b,c->abc", class_probabilities, class_probabilities, class_probabilities)
     return joint.reshape(1000)
+
+
+def mode_kl_parts(labels: np.ndarray) -> tuple[float, float]:
+    """Splits the stacked-digits mode KL into the channels' KLs and their total correlation.
+
+    The target of `stacked_digits` is the product w_1 w_2 w_3 of the digits'
+    shares, so the KL of the generated mode histogram P splits exactly:
+
+        KL(P || w_1 w_2 w_3) = sum_c KL(P_c || w_c) + KL(P || P_1 P_2 P_3),
+
+    where P_c is channel c's digit histogram. The first part measures wrong
+    digit shares within channels, the second (the total correlation) measures
+    dependence between channels, and each calls for a different fix. Both are
+    plug-in estimates, biased upwards on n labels: by about 27 / (2 n) for the
+    channels and 972 / (2 n) for the total correlation when the generator
+    matches the target (the first-order bias (K - 1) / (2 n) of a plug-in KL
+    over K cells, 999 / (2 n) in all). Cost O(n + 1000).
+
+    Args:
+      labels: int array [n] of modes 100 a + 10 b + c in 0..999, as
+        `DigitsClassifier.predict` returns for three-channel images.
+
+    Returns:
+      (sum of the channels' KLs, total correlation), in nats, float64.
+    """
+    from scipy import special
+
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.shape[0] == 0 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"`labels` must be a non-empty 1-D integer array, got shape {labels.shape} "
+                         f"and dtype {labels.dtype}; pass the modes from DigitsClassifier.predict.")
+    if labels.min() < 0 or labels.max() > 999:
+        raise ValueError(f"`labels` must lie in 0..999, got values from {labels.min()} to "
+                         f"{labels.max()}; pass the modes of three-channel images.")
+
+    joint = np.bincount(labels, minlength=1000).astype(np.float64).reshape(10, 10, 10)
+    joint /= joint.sum()
+    shares = [joint.sum(axis=tuple(axis for axis in range(3) if axis != channel)) for channel in range(3)]
+    _, targets = load_digit_images()
+    weights = np.bincount(targets, minlength=10) / targets.shape[0]
+
+    channel_kl = sum(float(np.sum(special.rel_entr(share, weights))) for share in shares)
+    product = np.einsum("a,b,c->abc", *shares)
+    total_correlation = float(np.sum(special.rel_entr(joint, product)))
+    return channel_kl, total_correlation

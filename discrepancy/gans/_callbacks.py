@@ -219,18 +219,24 @@ def digit_metrics(images: np.ndarray) -> dict[str, float]:
     probabilities (KL(generated || target)). Every labelled image counts as
     high quality. The histogram KL of a perfect generator is biased up by
     about 999 / (2 n) nats on n images, so score at least tens of thousands
-    (PacGAN's tables use 26000).
+    (PacGAN's tables use 26000). The KL's two parts are returned beside it:
+    `channel_kl`, the sum of the channels' digit-share KLs, and
+    `total_correlation`, the dependence between channels (see
+    `discrepancy.datasets.mode_kl_parts`).
     """
-    from discrepancy.datasets._stacked_digits import mode_probabilities
+    from discrepancy.datasets._stacked_digits import mode_kl_parts, mode_probabilities
     from discrepancy.metrics import DigitsClassifier, mode_coverage
 
     labels = DigitsClassifier().predict(np.asarray(images), value_range=(0.0, 1.0))
     coverage = mode_coverage(labels=labels, num_modes=1000, weights=mode_probabilities())
+    channel_kl, total_correlation = mode_kl_parts(labels)
     return {
         "modes_captured": int(coverage.modes_captured),
         "num_modes": int(coverage.num_modes),
         "high_quality_fraction": float(coverage.high_quality_fraction),
         "mode_kl": float(coverage.kl),
+        "channel_kl": channel_kl,
+        "total_correlation": total_correlation,
     }
 
 

@@ -36,6 +36,24 @@ def test_summary_all_diverged():
     assert rows[0][3:] == ["-"] * (len(report.SUMMARY_HEADER) - 3)
 
 
+def test_kl_parts_rows_stacked_digits_only():
+    stacked = [dict(record("best", seed, kl=0.09 + 0.02 * seed, dataset="stacked_digits"),
+                    channel_kl=0.04 + 0.02 * seed, total_correlation=0.05) for seed in range(2)]
+    older = record("best", 2, dataset="stacked_digits")  # scored before the split was recorded
+    rows = report.kl_parts_rows([record("gan", 0)] + stacked + [older])
+    assert rows == [["best", "2", "0.100 ± 0.014", "0.050 ± 0.014", "0.050 ± 0.000"]]
+    assert report.kl_parts_rows([record("gan", 0)]) == []
+
+
+def test_report_body_kl_split_table():
+    ring = [record("gan", 0)]
+    stacked = [dict(record("wgan-gp-pack2-channel-indep", 0, dataset="stacked_digits"),
+                    channel_kl=0.04, total_correlation=0.05)]
+    split_header = "| method | runs | mode KL | channels' KL | dependence (total correlation) |"
+    assert split_header in report.report_body(ring + stacked, note="", figure_name=None)
+    assert "channels' KL" not in report.report_body(ring, note="", figure_name=None)
+
+
 def test_meets_bar():
     assert report.meets_bar(record("gan", 0))
     assert not report.meets_bar(record("gan", 0, modes=7))

@@ -419,6 +419,9 @@ def test_digit_metrics_on_real_and_collapsed_images():
     scores = _callbacks.digit_metrics(collapsed)
     assert scores["modes_captured"] == 1
     assert scores["mode_kl"] == pytest.approx(-np.log(mode_probabilities()[label]), rel=1e-9)
+    # A single triple has independent channels: all of the KL is in the channels' shares.
+    assert scores["channel_kl"] == pytest.approx(scores["mode_kl"], rel=1e-9)
+    assert scores["total_correlation"] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_stacked_digits_run_reports_digit_scores(tmp_path, capsys):
@@ -426,9 +429,13 @@ def test_stacked_digits_run_reports_digit_scores(tmp_path, capsys):
     code = cli.main(["train", "--data", "stacked-digits", "--steps", "2", "--batch-size", "32",
                      "--num-samples", "256", "--out", str(out), "--quiet"])
     assert code == cli.EXIT_OK
-    assert "modes captured:" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "modes captured:" in printed
+    assert "dependence between channels" in printed
 
     report = read_report(out)
+    metrics = report["final_metrics"]
+    assert metrics["channel_kl"] + metrics["total_correlation"] == pytest.approx(metrics["mode_kl"], rel=1e-9)
     settings = report["settings"]
     assert settings["divergence"]["name"] == "wasserstein"  # the stacked-digits preset
     assert (settings["pack"], settings["critic_steps"]) == (2, 5)

@@ -75,3 +75,55 @@ def test_stacked_digits_missing_sklearn(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(ImportError, match=r"discrepancy\[test\]"):
         datasets.stacked_digits(10)
+
+
+def _digit_shares():
+    return np.bincount(load_digits().target, minlength=10) / 1797
+
+
+def test_mode_kl_parts_sum_to_mode_kl():
+    # Labels drawn from a skewed, dependent law over the 1000 modes.
+    generator = np.random.default_rng(7)
+    law = generator.dirichlet(np.full(1000, 0.3))
+    labels = generator.choice(1000, size=5000, p=law)
+    channel_kl, total_correlation = datasets.mode_kl_parts(labels)
+
+    histogram = np.bincount(labels, minlength=1000) / labels.size
+    target = _stacked_digits.mode_probabilities()
+    seen = histogram > 0
+    mode_kl = np.sum(histogram[seen] * np.log(histogram[seen] / target[seen]))
+    assert channel_kl + total_correlation == pytest.approx(mode_kl, rel=1e-10)
+    assert channel_kl > 0.0
+    assert total_correlation > 0.0
+
+
+def test_mode_kl_parts_hand_computed():
+    # Channel 1 repeats channel 0's digit, which is uniform; channel 2 is always 0.
+    # Total correlation = mutual information of a digit with itself = log 10.
+    digits = np.repeat(np.arange(10), 30)
+    labels = 100 * digits + 10 * digits
+    channel_kl, total_correlation = datasets.mode_kl_parts(labels)
+
+    shares = _digit_shares()
+    uniform_kl = np.sum(0.1 * np.log(0.1 / shares))
+    assert channel_kl == pytest.approx(2 * uniform_kl - np.log(shares[0]), rel=1e-10)
+    assert total_correlation == pytest.approx(np.log(10.0), rel=1e-10)
+
+
+def test_mode_kl_parts_independent_channels_have_no_dependence():
+    # Every one of the 1000 triples once: a product of uniform channels.
+    channel_kl, total_correlation = datasets.mode_kl_parts(np.arange(1000))
+    assert total_correlation == pytest.approx(0.0, abs=1e-12)
+    assert channel_kl == pytest.approx(3 * np.sum(0.1 * np.log(0.1 / _digit_shares())), rel=1e-10)
+
+
+@pytest.mark.parametrize("labels, match", [
+    (np.array([], dtype=np.int64), "non-empty"),
+    (np.array([0.0, 1.0]), "integer"),
+    (np.array([[1, 2]]), "1-D"),
+    (np.array([3, 1000]), "0..999"),
+    (np.array([-1, 5]), "0..999"),
+])
+def test_mode_kl_parts_rejects_bad_labels(labels, match):
+    with pytest.raises(ValueError, match=match):
+        datasets.mode_kl_parts(labels)
