@@ -5,4 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/venv.sh
 ensure_venv "plots,test"
-exec .venv/bin/python -m pytest "$@"
+
+# Tests run in one pytest-xdist worker per core, at most 4 because each
+# worker loads TensorFlow. Many tests spend most of their time tracing and
+# compiling, which keeps one core busy, so workers fill the other cores. A
+# later -n argument overrides this, and -n 0 runs the tests in one process.
+workers="$(nproc 2>/dev/null || echo 1)"
+if [ "$workers" -gt 4 ]; then
+    workers=4
+fi
+exec .venv/bin/python -m pytest -n "$workers" --dist worksteal "$@"
