@@ -287,8 +287,9 @@ def format_summary(report: dict[str, Any]) -> str:
             f"  mode-histogram KL:     {_format_kl(metrics['mode_kl'])}",
         ]
         if "total_correlation" in metrics:
-            lines.append(f"    of which channels:   {metrics['channel_kl']:.4f}, "
-                         f"dependence between channels {metrics['total_correlation']:.4f}")
+            lines += [f"    channels' KL:        {metrics['channel_kl']:.4f} (digit shares within channels)",
+                      f"    total correlation:   {metrics['total_correlation']:.4f} "
+                      f"(dependence between channels)"]
     else:
         lines.append("  modes:                 not scored (no known modes for this data)")
 
