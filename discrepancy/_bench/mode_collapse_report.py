@@ -136,9 +136,9 @@ def kl_parts_rows(records: Sequence[Mapping[str, Any]]) -> list[list[str]]:
     """
     rows = []
     for (dataset, method), group in _groups(records).items():
-        scored = [record for record in group if not record["diverged"] and "channel_kl" in record]
         if dataset != "stacked_digits":
             continue
+        scored = [record for record in group if not record["diverged"] and "channel_kl" in record]
         rows.append([method, f"{len(scored)}",
                      _mean_spread([float(r["kl"]) for r in scored], ".3f"),
                      _mean_spread([r["channel_kl"] for r in scored], ".3f"),
@@ -191,8 +191,8 @@ def report_body(
         + "\n\nPublished numbers, as the papers report them (not rerun here). The Stacked MNIST "
         "rows match the values that later papers quote (Huang et al., NeurIPS 2024, Table 3; "
         "Kumar et al., 2019, Table 1); the ring and grid rows were not checked against the papers' "
-        "tables. Empty cells have values in the papers that are not quoted. PacGAN's KL is what it calls the reverse KL, between the mode histogram and "
-        "uniform:\n\n"
+        "tables. Empty cells have values in the papers that are not quoted. PacGAN's KL is what "
+        "it calls the reverse KL, between the mode histogram and uniform:\n\n"
         + markdown_table(PUBLISHED_HEADER, published_rows(datasets))
     )
 

@@ -99,7 +99,7 @@ def score_samples(dataset: str, samples: np.ndarray) -> dict[str, Any]:
         labels = classifier.predict(samples, value_range=(0.0, 1.0))
         features = classifier.features(samples, value_range=(0.0, 1.0))
         coverage = mode_coverage(labels=labels, num_modes=1000, weights=mode_probabilities())
-        extra = dict(zip(("channel_kl", "total_correlation"), mode_kl_parts(labels)))
+        kl_parts = dict(zip(("channel_kl", "total_correlation"), mode_kl_parts(labels)))
         distance = fid(real, features)
         figure = np.round(samples[:_FIGURE_IMAGES].astype(np.float64), 3)
     else:
@@ -112,7 +112,7 @@ def score_samples(dataset: str, samples: np.ndarray) -> dict[str, Any]:
                                      threshold=high_quality_threshold(dataset))
         distance = fid(real, samples)
         figure = np.round(project_to_plane(samples[:_FIGURE_POINTS], modes.means), 4)
-        extra = {}
+        kl_parts = {}
 
     return {
         "modes": int(coverage.modes_captured),
@@ -120,7 +120,7 @@ def score_samples(dataset: str, samples: np.ndarray) -> dict[str, Any]:
         "high_quality": float(coverage.high_quality_fraction),
         "kl": float(coverage.kl),
         "fid": float(distance),
-        **extra,
+        **kl_parts,
         "figure_samples": figure.tolist(),
     }
 

@@ -117,11 +117,16 @@ def stacked_digits(
     )
 
 
+def _digit_shares() -> np.ndarray:
+    """Returns each digit's share of the 1797 scans, float64 [10]."""
+    _, targets = load_digit_images()
+    return np.bincount(targets, minlength=10) / targets.shape[0]
+
+
 def mode_probabilities() -> np.ndarray:
     """Returns the probability of each of the 1000 modes under `stacked_digits`, in float64."""
-    _, targets = load_digit_images()
-    class_probabilities = np.bincount(targets, minlength=10) / targets.shape[0]
-    joint = np.einsum("a,b,c->abc", class_probabilities, class_probabilities, class_probabilities)
+    shares = _digit_shares()
+    joint = np.einsum("a,b,c->abc", shares, shares, shares)
     return joint.reshape(1000)
 
 
@@ -135,11 +140,14 @@ def mode_kl_parts(labels: np.ndarray) -> tuple[float, float]:
 
     where P_c is channel c's digit histogram. The first part measures wrong
     digit shares within channels, the second (the total correlation) measures
-    dependence between channels, and each calls for a different fix. Both are
-    plug-in estimates, biased upwards on n labels: by about 27 / (2 n) for the
-    channels and 972 / (2 n) for the total correlation when the generator
-    matches the target (the first-order bias (K - 1) / (2 n) of a plug-in KL
-    over K cells, 999 / (2 n) in all). Cost O(n + 1000).
+    dependence between channels, and each calls for a different fix.
+
+    Bias: both parts are plug-in estimates, biased upwards on n labels. A
+    plug-in KL over K cells has first-order bias (K - 1) / (2 n). So when the
+    generator matches the target, the channels' part is about 27 / (2 n) and
+    the total correlation about 972 / (2 n), 999 / (2 n) in all.
+
+    Cost: O(n + 1000).
 
     Args:
       labels: int array [n] of modes 100 a + 10 b + c in 0..999, as
@@ -161,8 +169,7 @@ def mode_kl_parts(labels: np.ndarray) -> tuple[float, float]:
     joint = np.bincount(labels, minlength=1000).astype(np.float64).reshape(10, 10, 10)
     joint /= joint.sum()
     shares = [joint.sum(axis=tuple(axis for axis in range(3) if axis != channel)) for channel in range(3)]
-    _, targets = load_digit_images()
-    weights = np.bincount(targets, minlength=10) / targets.shape[0]
+    weights = _digit_shares()
 
     channel_kl = sum(float(np.sum(special.rel_entr(share, weights))) for share in shares)
     product = np.einsum("a,b,c->abc", *shares)

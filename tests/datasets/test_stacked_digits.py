@@ -98,8 +98,8 @@ def test_mode_kl_parts_sum_to_mode_kl():
 
 
 def test_mode_kl_parts_hand_computed():
-    # Channel 1 repeats channel 0's digit, which is uniform; channel 2 is always 0.
-    # Total correlation = mutual information of a digit with itself = log 10.
+    # Channel 1 repeats channel 0's digit, which is uniform, and channel 2 is
+    # always 0. Total correlation = mutual information of a digit with itself = log 10.
     digits = np.repeat(np.arange(10), 30)
     labels = 100 * digits + 10 * digits
     channel_kl, total_correlation = datasets.mode_kl_parts(labels)
@@ -110,7 +110,7 @@ def test_mode_kl_parts_hand_computed():
     assert total_correlation == pytest.approx(np.log(10.0), rel=1e-10)
 
 
-def test_mode_kl_parts_independent_channels_have_no_dependence():
+def test_mode_kl_parts_independent_channels():
     # Every one of the 1000 triples once: a product of uniform channels.
     channel_kl, total_correlation = datasets.mode_kl_parts(np.arange(1000))
     assert total_correlation == pytest.approx(0.0, abs=1e-12)
