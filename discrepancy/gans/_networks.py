@@ -176,6 +176,16 @@ def conv_generator(
 
     Dense to a 2x2 feature map, then two stride-2 transposed convolutions
     (2 -> 4 -> 8) for 8x8 images, and a sigmoid output.
+
+    NOTE: at initialisation its output hardly depends on the noise. For
+    8x8x3 images with the default sizes, a pixel's standard deviation over
+    a batch is about 0.005 (0.04 for `mlp_image_generator`, 0.23 for
+    stacked digits). With the GAN objective on stacked digits it stayed
+    collapsed: 1 to 6 of 1000 modes after 5000 steps at rates 1e-3 and
+    2e-4 (one seed each). Batch normalisation or LeakyReLU in its hidden
+    layers did not change that in 2000 steps. For stacked digits prefer
+    `mlp_image_generator` with `channel_critic` and the Wasserstein
+    objective, which kept all 1000 modes.
     """
     height, width, channels = image_shape
     if height % 4 or width % 4:
