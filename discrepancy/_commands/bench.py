@@ -42,7 +42,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--preset", default="quick", choices=sorted(_benchmark.PRESETS),
         help="quick: one seed, short runs, every method on the ring and two elsewhere (about 15 "
              "minutes on 2 CPU cores); full: every method on every dataset over 10 seeds, plus the "
-             "best configuration of each dataset (about a day; run it in parts) "
+             "best configuration of each dataset (about two days; run it in parts) "
              "(default: quick)",
     )
     mode_collapse.add_argument(
