@@ -169,8 +169,9 @@ METHODS: dict[str, MethodConfig] = _methods(
     # at heart.
     # NOTE: the modes of high_dim_ring are 700-D. There VEEGAN placed
     # no sample within a mode's threshold in 4000 steps, with 2-D noise
-    # (FID 6.0 against 0.07 to 0.14 for the other methods) or with 16-D
-    # noise (FID 286), one seed each. The cause is unknown.
+    # (three seeds, FID 6 to 76 against about 0.1 for the methods that
+    # find every mode) or with 16-D noise (one seed, FID 286). The cause
+    # is unknown.
     MethodConfig("veegan", "VEEGAN, reconstructor and (z, x) critic, 2-D noise on the mixtures",
                  model="veegan", latent_dim=2),
     MethodConfig("pacgan2-long", "PacGAN pack=2, 12000 steps, rate decayed to 1e-5",
