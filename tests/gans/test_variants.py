@@ -145,6 +145,38 @@ def test_veegan_pairs_shape():
     assert pairs.shape == (3, 4 + 192)
 
 
+def test_veegan_pairs_scale_the_sample_half():
+    rng = np.random.default_rng(3)
+    noise = rng.normal(size=(4, 2)).astype(np.float32)
+    samples = rng.normal(size=(4, 3, 2)).astype(np.float32)
+    expected = np.concatenate([noise, 30.0 * samples.reshape(4, 6)], axis=1)
+    np.testing.assert_allclose(gans.VEEGAN.pairs(noise, samples, 30.0).numpy(), expected, rtol=1e-6)
+
+
+def test_veegan_critic_loss_uses_scaled_samples():
+    # The critic loss of the GAN divergence's f-GAN game, with data pairs as
+    # the positive class: mean softplus(-D(F(x), s x)) + mean softplus(D(z, s G(z))) - log 4.
+    model = compiled(gans.VEEGAN(sample_shape=(2,), latent_dim=2, sample_scale=30.0, seed=0))
+    model.build_networks()
+    real = tf.constant(RING.samples[:8])
+    seed = tf.constant([5, 7], tf.int64)
+    noise = model.draw_noise(8, seed).numpy()
+    fake = model.generator(noise).numpy()
+    data_logits = model.critic(np.concatenate([model.reconstructor(real).numpy(), 30.0 * RING.samples[:8]], 1))
+    fake_logits = model.critic(np.concatenate([noise, 30.0 * fake], 1))
+    softplus = lambda v: np.logaddexp(0.0, np.asarray(v, np.float64))
+    expected = (np.mean(softplus(-data_logits.numpy())) + np.mean(softplus(fake_logits.numpy()))
+                - np.log(4.0))
+    terms = model.critic_step(real, seed)
+    np.testing.assert_allclose(float(terms["loss"]), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, float("nan")])
+def test_veegan_rejects_bad_sample_scale(scale):
+    with pytest.raises(ValueError, match="sample_scale"):
+        gans.VEEGAN(sample_shape=(2,), sample_scale=scale)
+
+
 def test_veegan_rejects_ipm():
     with pytest.raises(ValueError, match="f-divergence"):
         gans.VEEGAN(sample_shape=(2,), divergence="wasserstein")
