@@ -171,10 +171,10 @@ METHODS: dict[str, MethodConfig] = _methods(
     # 4000 steps, with 2-D noise (three seeds, FID 6 to 76 against about 0.1
     # for the methods that find every mode) or with 16-D noise (one seed,
     # FID 286). A plain GAN with the same 2-D noise found all 10 modes (one
-    # seed), so the noise dimension is not the cause. The scale is: that
-    # dataset's coordinates are about 0.03 against noise of scale 1, and the
-    # critic can tell the (noise, sample) pairs apart by their noise half,
-    # while the generator learns only through the sample half.
+    # seed), so the noise dimension is not the cause. The cause is the scale:
+    # that dataset's coordinates are about 0.03 against noise of scale 1, so
+    # the critic can tell the (noise, sample) pairs apart by their noise
+    # half, while the generator learns only through the sample half.
     MethodConfig("veegan", "VEEGAN, reconstructor and (z, x) critic, 2-D noise on the mixtures",
                  model="veegan", latent_dim=2),
     # VEEGAN with the sample half of the critic's input scaled by 30, which

@@ -441,9 +441,9 @@ class VEEGAN(GAN):
       reconstruction_weight: weight of the z-space autoencoder loss (1 in the paper).
       sample_scale: factor applied to the flattened sample in the critic's
         (noise, sample) input, 1 (the paper's) by default. Choose it so that
-        the sample's coordinates have a spread comparable to the noise's
-        (about 1); the generator and the reconstructor still see the data
-        at their own scale.
+        the sample's coordinates spread about as widely as the noise's
+        (about 1). The generator and the reconstructor still see the data at
+        its own scale.
       **kwargs: as for `GAN`; `divergence` must be an f-divergence ("gan" by
         default). Packing is not supported.
 
@@ -491,9 +491,13 @@ class VEEGAN(GAN):
 
     @staticmethod
     def pairs(noise, samples, sample_scale: float = 1.0) -> tf.Tensor:
-        """Returns critic inputs [b, latent_dim + prod(sample_shape)]: noise beside sample_scale * flattened sample."""
+        """Returns critic inputs [b, latent_dim + prod(sample_shape)]: noise beside the scaled, flattened sample."""
         flat = tf.reshape(tf.cast(samples, tf.float32), [tf.shape(samples)[0], -1])
         return tf.concat([tf.cast(noise, tf.float32), sample_scale * flat], axis=-1)
+
+    def critic_pairs(self, noise, samples) -> tf.Tensor:
+        """Returns the critic's inputs for (noise, sample) pairs, with this model's `sample_scale`."""
+        return self.pairs(noise, samples, self.sample_scale)
 
     def reconstruction_loss(self, noise, fake) -> tf.Tensor:
         """Returns (1/N) sum ||z_i - F(G(z_i))||^2."""
@@ -505,8 +509,8 @@ class VEEGAN(GAN):
         real = tf.cast(self.real_samples(data), tf.float32)
         noise = self.draw_noise(tf.shape(real)[0], seed)
         fake = self.generator(noise, training=True)
-        data_pairs = self.pairs(self.reconstructor(real, training=True), real, self.sample_scale)
-        generated_pairs = self.pairs(noise, fake, self.sample_scale)
+        data_pairs = self.critic_pairs(self.reconstructor(real, training=True), real)
+        generated_pairs = self.critic_pairs(noise, fake)
 
         with tf.GradientTape() as tape:
             terms = dict(self.objective.critic_loss(self.critic, data_pairs, generated_pairs,
@@ -521,7 +525,7 @@ class VEEGAN(GAN):
 
         with tf.GradientTape() as tape:
             fake = self.generator(noise, training=True)
-            logits = tf.cast(self.critic(self.pairs(noise, fake, self.sample_scale), training=True), tf.float32)
+            logits = tf.cast(self.critic(self.critic_pairs(noise, fake), training=True), tf.float32)
             adversarial = tf.reduce_mean(logits)
             reconstruction = self.reconstruction_loss(noise, fake)
             terms = {"loss": -adversarial + self.reconstruction_weight * reconstruction,
@@ -545,7 +549,7 @@ class VEEGAN(GAN):
         noise = tf.zeros([1, self.latent_dim])
         fake = tf.cast(self.generator(noise, training=False), tf.float32)
         self.reconstructor(fake, training=False)
-        self.critic(self.pairs(noise, fake, self.sample_scale), training=False)
+        self.critic(self.critic_pairs(noise, fake), training=False)
         self.g_optimizer.build(self.generator_variables())
         self.d_optimizer.build(self.critic.trainable_variables)
         self.build_ema()

@@ -145,7 +145,7 @@ def test_veegan_pairs_shape():
     assert pairs.shape == (3, 4 + 192)
 
 
-def test_veegan_pairs_scale_the_sample_half():
+def test_veegan_pairs_scale_sample_half():
     rng = np.random.default_rng(3)
     noise = rng.normal(size=(4, 2)).astype(np.float32)
     samples = rng.normal(size=(4, 3, 2)).astype(np.float32)
@@ -153,9 +153,10 @@ def test_veegan_pairs_scale_the_sample_half():
     np.testing.assert_allclose(gans.VEEGAN.pairs(noise, samples, 30.0).numpy(), expected, rtol=1e-6)
 
 
-def test_veegan_critic_loss_uses_scaled_samples():
+def test_veegan_critic_loss_scales_samples():
     # The critic loss of the GAN divergence's f-GAN game, with data pairs as
-    # the positive class: mean softplus(-D(F(x), s x)) + mean softplus(D(z, s G(z))) - log 4.
+    # the positive class and s = 30:
+    # mean softplus(-D(F(x), s x)) + mean softplus(D(z, s G(z))) - log 4.
     model = compiled(gans.VEEGAN(sample_shape=(2,), latent_dim=2, sample_scale=30.0, seed=0))
     model.build_networks()
     real = tf.constant(RING.samples[:8])
@@ -164,15 +165,15 @@ def test_veegan_critic_loss_uses_scaled_samples():
     fake = model.generator(noise).numpy()
     data_logits = model.critic(np.concatenate([model.reconstructor(real).numpy(), 30.0 * RING.samples[:8]], 1))
     fake_logits = model.critic(np.concatenate([noise, 30.0 * fake], 1))
-    softplus = lambda v: np.logaddexp(0.0, np.asarray(v, np.float64))
-    expected = (np.mean(softplus(-data_logits.numpy())) + np.mean(softplus(fake_logits.numpy()))
-                - np.log(4.0))
+    data_term = np.mean(np.logaddexp(0.0, -data_logits.numpy().astype(np.float64)))
+    fake_term = np.mean(np.logaddexp(0.0, fake_logits.numpy().astype(np.float64)))
+    expected = data_term + fake_term - np.log(4.0)
     terms = model.critic_step(real, seed)
     np.testing.assert_allclose(float(terms["loss"]), expected, rtol=1e-5)
 
 
 @pytest.mark.parametrize("scale", [0.0, -1.0, float("nan")])
-def test_veegan_rejects_bad_sample_scale(scale):
+def test_veegan_rejects_invalid_sample_scale(scale):
     with pytest.raises(ValueError, match="sample_scale"):
         gans.VEEGAN(sample_shape=(2,), sample_scale=scale)
 
